@@ -1,0 +1,93 @@
+#!/bin/bash
+# make deps: install every build and run dependency from Debian's packages,
+# and fetch BusyBox for arm64 into build/ (never installed over the host's).
+# Idempotent: does nothing when everything is present. Not root: prints the
+# exact commands to run instead.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+PACKAGES=(
+	# kernel source and build
+	linux-source-6.1 git xz-utils make gcc-aarch64-linux-gnu flex bison bc
+	libssl-dev libelf-dev cpio kmod ccache rsync
+	# guest: emulator and UEFI firmware
+	qemu-system-arm qemu-efi-aarch64
+	# userspace: host harness and the static aarch64 stress tool
+	g++ g++-aarch64-linux-gnu cmake libgtest-dev nlohmann-json3-dev libcli11-dev
+	# lint
+	shellcheck clang-format
+)
+BUSYBOX_DIR=$BUILD/busybox
+
+missing_packages() {
+	local p
+	for p in "${PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || echo "$p"
+	done
+}
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	else
+		log "not root; run this and then 'make deps' again:"
+		log "  sudo $*"
+		exit 1
+	fi
+}
+
+install_packages() {
+	local missing
+	mapfile -t missing < <(missing_packages)
+	if [ "${#missing[@]}" -eq 0 ]; then
+		log "deps: all ${#PACKAGES[@]} Debian packages present"
+		return 0
+	fi
+	log "deps: installing ${missing[*]}"
+	if [ "$(id -u)" -ne 0 ]; then
+		log "not root; run this and then 'make deps' again:"
+		log "  sudo apt-get install -y --no-install-recommends ${missing[*]}"
+		exit 1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >"$BUILD/logs/apt-install.log" 2>&1 || {
+		# The package lists may be stale or missing on a fresh machine.
+		DEBIAN_FRONTEND=noninteractive apt-get update >"$BUILD/logs/apt-update.log" 2>&1
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >"$BUILD/logs/apt-install.log" 2>&1 ||
+			{ tail -n 20 "$BUILD/logs/apt-install.log" >&2; die "apt-get install failed; log: $BUILD/logs/apt-install.log"; }
+	}
+}
+
+# BusyBox for the guest: the arm64 busybox-static package, downloaded and
+# unpacked under build/. Installing it would replace the host's busybox.
+fetch_busybox() {
+	local deb
+	if [ -x "$BUSYBOX_DIR/bin/busybox" ]; then
+		return 0
+	fi
+	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+		log "deps: enabling the arm64 architecture in dpkg to download busybox-static:arm64"
+		as_root dpkg --add-architecture arm64
+		as_root apt-get update >"$BUILD/logs/apt-update.log" 2>&1
+	fi
+	mkdir -p "$BUILD/deps"
+	deb=$(find "$BUILD/deps" -name 'busybox-static_*_arm64.deb' | head -n 1)
+	if [ -z "$deb" ]; then
+		log "deps: downloading busybox-static:arm64"
+		(cd "$BUILD/deps" && apt-get download busybox-static:arm64 >/dev/null 2>&1) || {
+			as_root apt-get update >"$BUILD/logs/apt-update.log" 2>&1
+			(cd "$BUILD/deps" && apt-get download busybox-static:arm64)
+		}
+	fi
+	deb=$(find "$BUILD/deps" -name 'busybox-static_*_arm64.deb' | head -n 1)
+	[ -n "$deb" ] || die "busybox-static:arm64 could not be downloaded"
+	rm -rf "$BUSYBOX_DIR.partial"
+	mkdir -p "$BUSYBOX_DIR.partial"
+	dpkg-deb -x "$deb" "$BUSYBOX_DIR.partial"
+	rm -rf "$BUSYBOX_DIR"
+	mv "$BUSYBOX_DIR.partial" "$BUSYBOX_DIR"
+	log "deps: busybox $(basename "$deb") unpacked in build/busybox"
+}
+
+mkdir -p "$BUILD/logs"
+install_packages
+fetch_busybox

@@ -1,0 +1,128 @@
+# shellcheck shell=bash
+# Helpers shared by the lab's scripts: paths, quiet/verbose logging, timing,
+# and the map from a missing tool to the Debian package that provides it.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${PTLAB_BUILD:-$TOP/build}
+SRC=$BUILD/linux
+OUT=$BUILD/out
+V=${V:-0}
+
+log() { printf '%s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# step "what" cmd...: run a long step quietly (full output in $STEP_LOG),
+# print "what ... done in 1m02s"; on failure, show the log's last lines.
+run_step() {
+	local what=$1 logf=$2 start rc
+	shift 2
+	start=$(date +%s)
+	mkdir -p "$(dirname "$logf")"
+	if [ "$V" = 1 ]; then
+		log "== $what"
+		set +e
+		"$@" 2>&1 | tee "$logf"
+		rc=${PIPESTATUS[0]}
+		set -e
+	else
+		printf '%s ... ' "$what" >&2
+		set +e
+		"$@" >"$logf" 2>&1
+		rc=$?
+		set -e
+	fi
+	if [ "$rc" -ne 0 ]; then
+		[ "$V" = 1 ] || log "FAILED"
+		log "---- last 30 lines of $logf"
+		tail -n 30 "$logf" >&2
+		log "----"
+		die "$what failed (exit $rc); full log: $logf"
+	fi
+	if [ "$V" = 1 ]; then
+		log "== $what: done in $(elapsed "$start")"
+	else
+		log "done in $(elapsed "$start")"
+	fi
+}
+
+elapsed() {
+	local s=$(($(date +%s) - $1))
+	if [ "$s" -ge 60 ]; then
+		printf '%dm%02ds' $((s / 60)) $((s % 60))
+	else
+		printf '%ds' "$s"
+	fi
+}
+
+# Debian package for each external tool the lab runs.
+tool_package() {
+	case $1 in
+	aarch64-linux-gnu-gcc) echo gcc-aarch64-linux-gnu ;;
+	aarch64-linux-gnu-g++) echo g++-aarch64-linux-gnu ;;
+	qemu-system-aarch64) echo qemu-system-arm ;;
+	ccache | flex | bison | bc | cpio | git | cmake | make | gzip | rsync | shellcheck | gnuplot) echo "$1" ;;
+	clang-format) echo clang-format ;;
+	depmod) echo kmod ;;
+	xz) echo xz-utils ;;
+	g++) echo g++ ;;
+	*) echo "?" ;;
+	esac
+}
+
+need_tool() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 ||
+			die "'$t' not found: install Debian package $(tool_package "$t") (or run 'make deps')"
+	done
+}
+
+need_file() {
+	[ -e "$1" ] || die "$1 not found: install Debian package $2 (or run 'make deps')"
+}
+
+# Named configs are the page-size/VA geometries in configs/geometry/;
+# flavours (debug, bench) in configs/flavour/ are merged on top.
+fragment_names() { # dir
+	local f
+	for f in "$TOP/configs/$1"/*.config; do
+		basename "$f" .config
+	done
+}
+
+check_config_name() {
+	[ -f "$TOP/configs/geometry/$1.config" ] ||
+		die "unknown CONFIG '$1'; valid names: $(fragment_names geometry | tr '\n' ' ')"
+}
+
+check_flavour_name() {
+	[ -f "$TOP/configs/flavour/$1.config" ] ||
+		die "unknown FLAVOUR '$1'; valid names: $(fragment_names flavour | tr '\n' ' ')"
+}
+
+config_fragments() { # config flavour
+	echo "$TOP/configs/base.config $TOP/configs/geometry/$1.config $TOP/configs/flavour/$2.config"
+}
+
+# A step is any revision of build/linux; outputs are named after it.
+step_dirname() {
+	case $1 in
+	*[!A-Za-z0-9._-]*) git -C "$SRC" rev-parse --short=12 "$1^{commit}" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+resolve_step() {
+	git -C "$SRC" rev-parse --verify -q "$1^{commit}" ||
+		die "unknown STEP '$1' in $SRC; tags: $(git -C "$SRC" tag | tr '\n' ' ')"
+}
+
+kernel_outdir() { # config flavour step
+	echo "$OUT/$1-$2/$(step_dirname "$3")"
+}
+
+# shellcheck disable=SC2034 # used by the scripts that source this file
+KMAKE_ARGS=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-
+	"CC=ccache aarch64-linux-gnu-gcc"
+	KBUILD_BUILD_USER=ptlab KBUILD_BUILD_HOST=ptlab
+	KBUILD_BUILD_TIMESTAMP=2019-03-12)

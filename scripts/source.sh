@@ -1,0 +1,139 @@
+#!/bin/bash
+# make source: build/linux as a git tree. pristine = the untouched Debian
+# tarball; series-base = pristine + patches/6.1/base (the pre-series arm64
+# code rebuilt on 6.1); series-head = series-base + patches/6.1/series.
+# Commit identities and dates are fixed, so every machine gets the same ids.
+# Each stage is resumable: a finished stage is kept, an interrupted one redone.
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+TARBALL=${LINUX_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
+BASE_PATCHES=$TOP/patches/6.1/base
+SERIES_PATCHES=$TOP/patches/6.1/series
+STATE=$SRC/.git/ptlab-source
+
+export GIT_COMMITTER_NAME="ptlock-lab" GIT_COMMITTER_EMAIL="ptlock-lab@localhost"
+
+need_file "$TARBALL" linux-source-6.1
+need_tool git xz
+
+lgit() { git -C "$SRC" "$@"; }
+
+patches_hash() {
+	cat "$@" | sha256sum | cut -c1-16
+}
+
+state_get() { # key
+	if [ -f "$STATE" ]; then sed -n "s/^$1=//p" "$STATE"; fi
+}
+
+state_set() { # key value
+	local tmp=$STATE.tmp
+	{
+		if [ -f "$STATE" ]; then grep -v "^$1=" "$STATE" || true; fi
+		echo "$1=$2"
+	} >"$tmp"
+	mv "$tmp" "$STATE"
+}
+
+extract_pristine() {
+	local tmp=$BUILD/linux.partial version pkg date
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	tar -xf "$TARBALL" -C "$tmp" --strip-components=1
+	version=$(make -s -C "$tmp" kernelversion 2>/dev/null || echo 6.1)
+	pkg=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || echo unknown)
+	date=$(date -u -d "@$(stat -c %Y "$TARBALL")" '+%Y-%m-%dT%H:%M:%SZ')
+	git -C "$tmp" init -q
+	# Debian's top-level .gitignore ignores everything ("/*"): force.
+	git -C "$tmp" add -A -f
+	GIT_AUTHOR_NAME="Debian Kernel Team" GIT_AUTHOR_EMAIL="debian-kernel@lists.debian.org" \
+		GIT_AUTHOR_DATE="$date" GIT_COMMITTER_DATE="$date" \
+		git -C "$tmp" commit -q -m "Linux $version (Debian linux-source-6.1 $pkg)" \
+		-m "The untouched contents of $(basename "$TARBALL")."
+	git -C "$tmp" tag pristine
+	rm -rf "$SRC"
+	mv "$tmp" "$SRC"
+	state_set tarball "$(stat -c '%s-%Y' "$TARBALL")"
+}
+
+# A port with nothing left to change is an empty commit; git am (2.39)
+# cannot record one, so commit it from the patch's own headers.
+commit_empty_patch() { # patch
+	local dir info subject
+	dir=$(mktemp -d)
+	info=$(git mailinfo "$dir/msg" "$dir/diff" <"$1")
+	grep -q "^diff --git" "$dir/diff" && { rm -rf "$dir"; return 1; }
+	subject=$(printf '%s\n' "$info" | sed -n 's/^Subject: //p')
+	{ printf '%s\n\n' "$subject"; cat "$dir/msg"; } >"$dir/message"
+	GIT_AUTHOR_NAME=$(printf '%s\n' "$info" | sed -n 's/^Author: //p') \
+		GIT_AUTHOR_EMAIL=$(printf '%s\n' "$info" | sed -n 's/^Email: //p') \
+		GIT_AUTHOR_DATE=$(printf '%s\n' "$info" | sed -n 's/^Date: //p') \
+		GIT_COMMITTER_DATE=$(printf '%s\n' "$info" | sed -n 's/^Date: //p') \
+		lgit commit -q --allow-empty --cleanup=whitespace -F "$dir/message"
+	rm -rf "$dir"
+}
+
+# git am one directory of patches; on failure, name the patch and the file.
+apply_patches() { # dir
+	local p out files
+	for p in "$1"/*.patch; do
+		out=$(lgit am -q --keep-cr --committer-date-is-author-date "$p" 2>&1) && continue
+		lgit am --abort >/dev/null 2>&1 || true
+		if printf '%s' "$out" | grep -q 'No valid patches in input' && commit_empty_patch "$p"; then
+			continue
+		fi
+		printf '%s\n' "$out" >&2
+		files=$(printf '%s\n' "$out" | sed -n 's/^error: patch failed: //p; s/^error: \(.*\): does not exist in index/\1 (missing)/p' | sort -u | tr '\n' ' ')
+		die "patch ${p#"$TOP"/} does not apply on $(lgit describe --tags --always HEAD): ${files:-see git am output above}"
+	done
+}
+
+main() {
+	mkdir -p "$BUILD"
+	if [ ! -d "$SRC/.git" ] || ! lgit rev-parse -q --verify pristine >/dev/null ||
+		[ "$(state_get tarball)" != "$(stat -c '%s-%Y' "$TARBALL")" ]; then
+		run_step "source: unpacking $(basename "$TARBALL") into build/linux (pristine)" \
+			"$BUILD/logs/source-extract.log" extract_pristine
+	fi
+
+	if [ -f "$SRC/.git/BISECT_LOG" ]; then
+		die "a bisection is in progress in $SRC; finish it ('git -C $SRC bisect reset') first"
+	fi
+	if [ -d "$SRC/.git/rebase-apply" ]; then
+		log "source: aborting an interrupted git am"
+		lgit am --abort >/dev/null 2>&1 || true
+	fi
+
+	local base_hash series_hash
+	base_hash=$(patches_hash "$BASE_PATCHES"/*.patch)
+	series_hash=$(patches_hash "$BASE_PATCHES"/*.patch "$SERIES_PATCHES"/*.patch)
+
+	if [ "$(state_get series)" = "$series_hash" ] && lgit rev-parse -q --verify series-head >/dev/null; then
+		[ "$V" = 1 ] && log "source: build/linux is up to date (series-head $(lgit rev-parse --short series-head))"
+		return 0
+	fi
+	if [ -n "$(lgit status --porcelain --untracked-files=no)" ]; then
+		die "build/linux has local changes; commit or stash them before 'make source' re-applies the patches"
+	fi
+
+	local start
+	start=$(date +%s)
+	if [ "$(state_get base)" != "$base_hash" ] || ! lgit rev-parse -q --verify series-base >/dev/null; then
+		printf 'source: applying %s ... ' "patches/6.1/base" >&2
+		lgit checkout -q --detach pristine
+		apply_patches "$BASE_PATCHES"
+		lgit tag -f series-base >/dev/null
+		state_set base "$base_hash"
+		log "done"
+	fi
+	printf 'source: applying %s ... ' "patches/6.1/series" >&2
+	lgit checkout -q --detach series-base
+	apply_patches "$SERIES_PATCHES"
+	lgit tag -f series-head >/dev/null
+	state_set series "$series_hash"
+	log "done in $(elapsed "$start")"
+	lgit log --oneline pristine..series-head >&2
+}
+
+main "$@"
