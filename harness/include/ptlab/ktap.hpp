@@ -1,0 +1,49 @@
+// KTAP v1 / TAP 13-14 parser for console logs (in the spirit of kunit_tool's kunit_parser.py).
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ptlab {
+
+enum class Status { Pass, Fail, Skip, Error };
+
+/// "PASS", "FAIL", "SKIP", "ERROR".
+std::string_view status_name(Status status);
+
+struct TestResult {
+    std::string name;
+    Status status = Status::Pass;
+    std::string skip_reason;
+    std::vector<std::string> diagnostics;
+    double seconds = -1.0; ///< negative if unknown
+    std::vector<TestResult> subtests;
+    int expected_count = -1; ///< from the block's plan, -1 if none
+};
+
+struct KtapLog {
+    /// Unnamed root; subtests are the top-level results of all KTAP documents in the log.
+    /// status is Error iff a document-level problem was found (diagnostics explain it),
+    /// otherwise Fail if any top-level result is Fail/Error, else Pass.
+    TestResult root;
+    bool found = false; ///< any KTAP header, plan or result seen
+    int documents = 0;  ///< number of top-level KTAP documents
+};
+
+/// Parse KTAP out of a console log. Non-KTAP lines (printk noise) are ignored, kernel
+/// timestamps are stripped. Never throws on malformed input: problems become Error results.
+KtapLog parse_ktap(const std::vector<std::string> &lines);
+
+/// True if this result or any descendant has the given status.
+bool contains_status(const TestResult &test, Status status);
+
+/// Serialise results as KTAP lines ("ok N name", nested blocks with "# Subtest:" and plans,
+/// diagnostics as "# ..." lines, "# time=" lines and "# SKIP" directives) at the given indent.
+void write_ktap_results(std::ostream &out, const std::vector<TestResult> &tests, int indent = 0);
+
+/// Escape '#' in a test name so it is not read back as a directive.
+std::string escape_ktap_name(std::string_view name);
+
+} // namespace ptlab

@@ -1,0 +1,38 @@
+// Line handling shared by all parsers: splitting, console prefix stripping, trimming.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ptlab {
+
+/// Split text into lines; "\r\n" and "\n" both end a line, a trailing newline adds no line.
+std::vector<std::string> split_lines(std::string_view text);
+
+/// Read a whole file; throws std::runtime_error when it cannot be read.
+std::string read_text_file(const std::filesystem::path &path);
+
+/// read_text_file() + split_lines().
+std::vector<std::string> read_lines(const std::filesystem::path &path);
+
+std::string_view trim_left(std::string_view s);
+std::string_view trim_right(std::string_view s);
+std::string_view trim(std::string_view s);
+
+/// Remove what the console puts before a printk message: trailing CR, an optional syslog
+/// level "<6>", a timestamp "[   12.345678] " and an optional caller id "[    T1] ".
+/// Indentation after the prefix is kept. *had_timestamp tells whether a timestamp was removed.
+std::string_view strip_console_prefix(std::string_view line, bool *had_timestamp = nullptr);
+
+/// Number of columns of leading whitespace (tabs advance to the next multiple of 8).
+int indentation_of(std::string_view s);
+
+/// True for "ok <n>..." / "not ok <n>..." (no leading whitespace expected).
+bool is_ktap_result(std::string_view trimmed);
+
+/// Replace invalid UTF-8 sequences by U+FFFD so the text can go into JSON or XML.
+std::string sanitize_utf8(std::string_view s);
+
+} // namespace ptlab

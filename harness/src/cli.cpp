@@ -1,0 +1,324 @@
+#include "ptlab/cli.hpp"
+
+#include "ptlab/expect.hpp"
+#include "ptlab/gtest_import.hpp"
+#include "ptlab/kconfig.hpp"
+#include "ptlab/ktap.hpp"
+#include "ptlab/lines.hpp"
+#include "ptlab/patches.hpp"
+#include "ptlab/report.hpp"
+#include "ptlab/run.hpp"
+#include "ptlab/splat.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <ostream>
+#include <stdexcept>
+
+namespace ptlab {
+
+namespace {
+
+void write_output(const std::string &path, const std::function<void(std::ostream &)> &writer) {
+    if (path.empty()) {
+        return;
+    }
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    if (!file) {
+        throw std::runtime_error("cannot write " + path);
+    }
+    writer(file);
+    file.flush();
+    if (!file) {
+        throw std::runtime_error("error writing " + path);
+    }
+}
+
+struct OutputOptions {
+    std::string json;
+    std::string junit;
+};
+
+void add_output_options(CLI::App *cmd, OutputOptions &options) {
+    cmd->add_option("--json", options.json, "write the verdict as JSON to this file");
+    cmd->add_option("--junit", options.junit, "write JUnit XML to this file");
+}
+
+void write_outputs(const OutputOptions &options, const Summary &summary) {
+    write_output(options.json, [&](std::ostream &o) { o << summary_to_json(summary); });
+    write_output(options.junit, [&](std::ostream &o) { write_junit(o, summary); });
+}
+
+struct CheckLogArgs {
+    std::string log;
+    bool timed_out = false;
+    std::vector<std::string> allow;
+    OutputOptions outputs;
+    std::string ktap_out;
+    std::string label;
+};
+
+int check_log(const CheckLogArgs &args, std::ostream &out) {
+    RunOptions options;
+    options.timed_out = args.timed_out;
+    options.allowed_kinds.insert(args.allow.begin(), args.allow.end());
+    const Verdict verdict = judge_run(read_lines(args.log), options);
+    const std::string label =
+        args.label.empty() ? std::filesystem::path(args.log).stem().string() : args.label;
+    const Summary summary = summary_from_verdict(verdict, label);
+    print_report(out, summary);
+    write_outputs(args.outputs, summary);
+    write_output(args.ktap_out, [&](std::ostream &o) { write_ktap_block(o, summary, label); });
+    return verdict.outcome == Outcome::Pass ? 0 : 1;
+}
+
+TestResult group_of(std::string name, std::vector<TestResult> leaves) {
+    TestResult group;
+    group.name = std::move(name);
+    group.subtests = std::move(leaves);
+    const bool failed =
+        contains_status(group, Status::Fail) || contains_status(group, Status::Error);
+    group.status = failed ? Status::Fail : Status::Pass;
+    if (group.subtests.empty()) {
+        group.status = Status::Skip;
+        group.skip_reason = "no tests in report";
+    }
+    return group;
+}
+
+int summarize(const std::vector<std::string> &files, const OutputOptions &outputs,
+              std::ostream &out) {
+    Summary summary;
+    for (const auto &file : files) {
+        const std::string text = read_text_file(file);
+        const std::string stem = std::filesystem::path(file).stem().string();
+        if (looks_like_gtest_json(text)) {
+            summary.tests.push_back(group_of(stem, import_gtest_json(text)));
+            continue;
+        }
+        const std::string_view head = trim_left(text);
+        if (!head.empty() && head[0] == '{') {
+            throw std::runtime_error(file + ": JSON but not a GoogleTest report");
+        }
+        KtapLog ktap = parse_ktap(split_lines(text));
+        if (!ktap.found) {
+            TestResult missing;
+            missing.name = stem;
+            missing.status = Status::Error;
+            missing.diagnostics.push_back(file + ": no KTAP output found");
+            summary.tests.push_back(std::move(missing));
+            continue;
+        }
+        for (auto &test : ktap.root.subtests) {
+            summary.tests.push_back(std::move(test));
+        }
+        if (ktap.root.status == Status::Error) {
+            TestResult error;
+            error.name = stem + ": ktap";
+            error.status = Status::Error;
+            error.diagnostics = std::move(ktap.root.diagnostics);
+            summary.tests.push_back(std::move(error));
+        }
+    }
+    const Counts counts = count_summary(summary);
+    summary.pass = counts.failed == 0;
+    if (!summary.pass) {
+        summary.reason = reason::test_failures;
+    }
+    print_report(out, summary);
+    write_outputs(outputs, summary);
+    return summary.pass ? 0 : 1;
+}
+
+int config_check(const std::string &config_path, const std::vector<std::string> &fragments,
+                 std::ostream &out) {
+    const DotConfig config = parse_dotconfig(read_lines(config_path));
+    std::size_t checked = 0;
+    std::size_t problems = 0;
+    for (const auto &path : fragments) {
+        const ConfigFragment fragment = parse_config_fragment(read_lines(path));
+        for (const auto &error : fragment.errors) {
+            out << path << ": " << error << '\n';
+            ++problems;
+        }
+        for (const auto &mismatch : check_config(fragment, config)) {
+            out << path << ": " << mismatch.message() << '\n';
+            ++problems;
+        }
+        checked += distinct_symbols(fragment);
+    }
+    if (problems == 0) {
+        out << "config-check: " << checked << " options checked, all set as asked\n";
+        return 0;
+    }
+    out << "config-check: " << checked << " options checked, " << problems << " not set as asked\n";
+    return 1;
+}
+
+struct ExpectArgs {
+    std::string data;
+    std::string config;
+    std::string subjects;
+    bool json = false;
+};
+
+int expect_cmd(const ExpectArgs &args, std::ostream &out, std::ostream &err) {
+    const auto data = nlohmann::json::parse(read_text_file(args.data));
+    std::vector<std::string> subjects;
+    for (const auto &line : read_lines(args.subjects)) {
+        if (!trim(line).empty()) {
+            subjects.emplace_back(trim(line));
+        }
+    }
+    const Expectations e = expect(data, args.config, subjects);
+    for (const auto &s : e.unknown_subjects) {
+        err << "ptlab expect: no expectations for a commit named '" << s
+            << "'; it is taken to change nothing\n";
+    }
+    if (args.json) {
+        out << nlohmann::json{{"values", e.values}, {"patches", e.patches}}.dump(2) << '\n';
+    } else {
+        out << to_cmdline_value(e) << '\n';
+    }
+    return 0;
+}
+
+struct PatchCheckArgs {
+    std::string upstream;
+    std::string series;
+    std::string base;
+};
+
+int patch_check(const PatchCheckArgs &args, std::ostream &out) {
+    const auto upstream = load_patches(args.upstream);
+    const auto series = load_patches(args.series);
+    const auto base = load_patches(args.base);
+    const auto problems = check_provenance(upstream, series, base);
+    for (const auto &p : problems) {
+        out << p << '\n';
+    }
+    out << "patch-check: " << upstream.size() << " upstream, " << series.size() << " ported, "
+        << base.size() << " baseline patches, " << problems.size() << " problems\n";
+    return problems.empty() ? 0 : 1;
+}
+
+} // namespace
+
+int run_cli(int argc, const char *const *argv, std::ostream &out, std::ostream &err) {
+    CLI::App app{"ptlab: turn kernel test lab console logs into verdicts", "ptlab"};
+    app.require_subcommand(1);
+
+    CheckLogArgs check_args;
+    auto *check = app.add_subcommand("check-log", "parse one boot's console log; exit 0 on "
+                                                  "pass, 1 on fail");
+    check->add_option("LOG", check_args.log, "console log captured from the serial port")
+        ->required()
+        ->check(CLI::ExistingFile);
+    check->add_flag("--timed-out", check_args.timed_out, "the runner killed QEMU on timeout");
+    check
+        ->add_option("--allow", check_args.allow,
+                     "splat kind that is informational only (repeatable, or comma-separated)")
+        ->check(CLI::IsMember(splat_kinds()))
+        ->delimiter(',')
+        ->allow_extra_args(false);
+    add_output_options(check, check_args.outputs);
+    check->add_option("--ktap-out", check_args.ktap_out,
+                      "write the results as one KTAP subtest block to this file");
+    check->add_option("--label", check_args.label,
+                      "name of the --ktap-out block and report title (default: LOG's stem)");
+
+    std::vector<std::string> summary_files;
+    OutputOptions summary_outputs;
+    auto *summary = app.add_subcommand(
+        "summarize", "merge KTAP files and GoogleTest JSON reports into one summary; exit 0 "
+                     "iff nothing failed");
+    summary->add_option("FILE", summary_files, "KTAP file or gtest JSON report")
+        ->required()
+        ->check(CLI::ExistingFile);
+    add_output_options(summary, summary_outputs);
+
+    std::string config_path;
+    std::vector<std::string> fragments;
+    auto *config_check_cmd = app.add_subcommand(
+        "config-check", "check that a .config has every option as a Kconfig fragment asks");
+    config_check_cmd->add_option("--config", config_path, "the .config to check")
+        ->required()
+        ->check(CLI::ExistingFile);
+    config_check_cmd->add_option("FRAGMENT", fragments, "Kconfig fragment")
+        ->required()
+        ->check(CLI::ExistingFile);
+
+    std::string get_config_path;
+    std::string symbol;
+    auto *config_get_cmd =
+        app.add_subcommand("config-get", "print one symbol's value in a .config (n if not set)");
+    config_get_cmd->add_option("--config", get_config_path, "the .config to read")
+        ->required()
+        ->check(CLI::ExistingFile);
+    config_get_cmd->add_option("SYMBOL", symbol, "symbol, with or without CONFIG_")->required();
+
+    ExpectArgs expect_args;
+    auto *expect_cmd_app = app.add_subcommand(
+        "expect", "print what a config at a step promises (k:v,k:v for the kernel command line)");
+    expect_cmd_app->add_option("--data", expect_args.data, "configs/expectations.json")
+        ->required()
+        ->check(CLI::ExistingFile);
+    expect_cmd_app->add_option("--config", expect_args.config, "config name")->required();
+    expect_cmd_app
+        ->add_option("--subjects", expect_args.subjects,
+                     "file with the subjects of the step's commits on top of series-base")
+        ->required()
+        ->check(CLI::ExistingFile);
+    expect_cmd_app->add_flag("--json", expect_args.json, "print JSON instead");
+
+    PatchCheckArgs patch_args;
+    auto *patch_cmd = app.add_subcommand(
+        "patch-check", "check the ported series and the baseline against the v4 patches");
+    patch_cmd->add_option("--upstream", patch_args.upstream, "patches/upstream-v4")
+        ->required()
+        ->check(CLI::ExistingDirectory);
+    patch_cmd->add_option("--series", patch_args.series, "patches/6.1/series")
+        ->required()
+        ->check(CLI::ExistingDirectory);
+    patch_cmd->add_option("--base", patch_args.base, "patches/6.1/base")
+        ->required()
+        ->check(CLI::ExistingDirectory);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError &e) {
+        return app.exit(e, out, err) == 0 ? 0 : 2;
+    }
+
+    try {
+        if (check->parsed()) {
+            return check_log(check_args, out);
+        }
+        if (summary->parsed()) {
+            return summarize(summary_files, summary_outputs, out);
+        }
+        if (config_check_cmd->parsed()) {
+            return config_check(config_path, fragments, out);
+        }
+        if (expect_cmd_app->parsed()) {
+            return expect_cmd(expect_args, out, err);
+        }
+        if (patch_cmd->parsed()) {
+            return patch_check(patch_args, out);
+        }
+        if (config_get_cmd->parsed()) {
+            out << config_get(parse_dotconfig(read_lines(get_config_path)), symbol) << '\n';
+            return 0;
+        }
+    } catch (const std::exception &e) {
+        err << "ptlab: error: " << e.what() << '\n';
+        return 2;
+    }
+    err << app.help();
+    return 2;
+}
+
+} // namespace ptlab
