@@ -1,0 +1,70 @@
+#!/bin/bash
+# make run / make shell: build what is missing, boot CONFIG at STEP, run
+# PLANS in the guest, and judge the console log with ptlab check-log.
+# Results land in build/runs/<config>-<flavour>/<step>/<plans>/.
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/qemu-arm64.conf"
+
+CONFIG=${CONFIG:-4k-48}
+STEP=${STEP:-series-head}
+FLAVOUR=${FLAVOUR:-debug}
+PLANS=${PLANS:-boot}
+TIMEOUT=${TIMEOUT:-900}
+SMP=${SMP:-$QEMU_SMP}
+ALLOW=${ALLOW:-}
+SHELL_MODE=0
+[ "${1:-}" = --shell ] && SHELL_MODE=1
+
+check_config_name "$CONFIG"
+[ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
+
+kernel_out=$("$TOP/scripts/kernel.sh")
+initrd=$("$TOP/scripts/rootfs.sh")
+
+case $CONFIG in
+64k-*) mem=${MEM:-$QEMU_MEM_64K} ;;
+*) mem=${MEM:-$QEMU_MEM_4K} ;;
+esac
+
+# What this config at this step promises, from configs/expectations.json
+# and the series patches STEP contains (a tree equal to series-head, such
+# as pristine, contains them all).
+subjects=$(mktemp)
+trap 'rm -f "$subjects"' EXIT
+if git -C "$SRC" merge-base --is-ancestor series-base "$STEP" 2>/dev/null; then
+	git -C "$SRC" log --format=%s "series-base..$STEP" >"$subjects"
+elif git -C "$SRC" diff --quiet "$STEP" series-head 2>/dev/null; then
+	git -C "$SRC" log --format=%s series-base..series-head >"$subjects"
+else
+	die "STEP $STEP is neither on the series (a descendant of series-base) nor equal to series-head"
+fi
+expect=$("$PTLAB" expect --data "$TOP/configs/expectations.json" --config "$CONFIG" --subjects "$subjects")
+step_name=$(step_dirname "$STEP")
+append="ptlab.plans=$(echo "$PLANS" | tr ' ' ',') ptlab.config=$CONFIG ptlab.step=$step_name ptlab.expect=$expect"
+
+if [ "$SHELL_MODE" = 1 ]; then
+	log "shell: $CONFIG-$FLAVOUR @ $step_name; 'poweroff -f' leaves"
+	exec "$TOP/scripts/qemu.sh" --kernel "$kernel_out/arch/arm64/boot/Image" --initrd "$initrd" \
+		--append "$append ptlab.shell=1" --smp "$SMP" --mem "$mem" --shell
+fi
+
+rundir=$BUILD/runs/$CONFIG-$FLAVOUR/$step_name/$(echo "$PLANS" | tr ' ,' '+')
+rm -rf "$rundir"
+mkdir -p "$rundir"
+start=$(date +%s)
+printf 'boot %s-%s @ %s: plans %s ... ' "$CONFIG" "$FLAVOUR" "$step_name" "$PLANS" >&2
+[ "$V" = 1 ] && echo >&2
+"$TOP/scripts/qemu.sh" --kernel "$kernel_out/arch/arm64/boot/Image" --initrd "$initrd" \
+	--append "$append" --log "$rundir/console.log" --timeout "$TIMEOUT" --smp "$SMP" --mem "$mem"
+meta() { sed -n "s/^$1=//p" "$rundir/console.log.meta"; }
+log "done in $(elapsed "$start") (first KTAP line after $(meta boot_to_first_ktap_seconds)s)"
+
+check=(--label "$PLANS@$CONFIG-$FLAVOUR/$step_name" --ktap-out "$rundir/result.ktap"
+	--json "$rundir/result.json" --junit "$rundir/result.xml")
+[ "$(meta timed_out)" = 1 ] && check+=(--timed-out)
+for kind in $ALLOW; do check+=(--allow "$kind"); done
+rc=0
+"$PTLAB" check-log "$rundir/console.log" "${check[@]}" || rc=$?
+log "console log: $rundir/console.log"
+exit "$rc"

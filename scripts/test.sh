@@ -1,0 +1,150 @@
+#!/bin/bash
+# make test: everything CI checks, as one KTAP stream summarised by
+# `ptlab summarize`, ending with "N passed, N failed".
+#   host: harness unit tests, lint, patch provenance, the source tree's
+#         invariants, the config matrix at each step;
+#   guest: kernels built and booted at series-head and series-base, and the
+#         harness's own failure modes (panic, hang, WARN with all-ok KTAP).
+# --host-only stops after the host checks (make check).
+set -eu
+. "$(dirname "$0")/lib.sh"
+
+HOST_ONLY=0
+[ "${1:-}" = --host-only ] && HOST_ONLY=1
+RESULTS=$BUILD/results
+export PTLAB=${PTLAB:-$BUILD/harness/ptlab}
+need_tool jq
+
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+KTAP=$RESULTS/checks.ktap
+N=0
+T0=$(date +%s)
+
+# check NAME CMD...: one top-level result; its output becomes diagnostics.
+check() {
+	local name=$1 start out rc=0
+	shift
+	N=$((N + 1))
+	start=$(date +%s)
+	printf '%-58s ' "$name" >&2
+	out=$("$@" 2>&1) || rc=$?
+	{
+		printf '%s\n' "$out" | tail -n 40 | sed 's/^/# /'
+		echo "# time=$(($(date +%s) - start))"
+		if [ "$rc" -eq 0 ]; then echo "ok $N $name"; else echo "not ok $N $name"; fi
+	} >>"$KTAP"
+	if [ "$rc" -eq 0 ]; then log "ok ($(elapsed "$start"))"; else
+		log "FAILED ($(elapsed "$start"))"
+		printf '%s\n' "$out" | tail -n 15 | sed 's/^/    /' >&2
+	fi
+	return 0
+}
+
+# A guest run whose own verdict is the result (its KTAP is nested in).
+guest_run() { # name, then VAR=value... for run.sh
+	local name=$1 dir
+	shift
+	N=$((N + 1))
+	log "-- $name"
+	env "$@" "$TOP/scripts/run.sh" >"$RESULTS/run-$N.out" 2>&1 || true
+	tail -n 3 "$RESULTS/run-$N.out" | sed 's/^/    /' >&2
+	dir=$(sed -n 's/^console log: \(.*\)\/console.log$/\1/p' "$RESULTS/run-$N.out")
+	if [ -n "$dir" ] && [ -f "$dir/result.ktap" ]; then
+		sed "s/^\(not \)\?ok [0-9]* /\1ok $N /" "$dir/result.ktap" >>"$KTAP"
+	else
+		{ sed 's/^/# /' "$RESULTS/run-$N.out" | tail -n 30; echo "not ok $N $name"; } >>"$KTAP"
+	fi
+}
+
+# A harness self-test: the run must FAIL, for the given reason.
+expect_failure() { # name reason VAR=value...
+	local name=$1 reason=$2 dir got
+	shift 2
+	env "$@" "$TOP/scripts/run.sh" >"$RESULTS/$name.out" 2>&1 && {
+		echo "the run passed; it should have failed with '$reason'"
+		return 1
+	}
+	dir=$(sed -n 's/^console log: \(.*\)\/console.log$/\1/p' "$RESULTS/$name.out")
+	[ -n "$dir" ] || { tail -n 20 "$RESULTS/$name.out"; return 1; }
+	got=$(jq -r .reason "$dir/result.json")
+	echo "verdict: $got"
+	case $got in
+	"$reason"*) ;;
+	*) echo "expected a failure for '$reason'"; return 1 ;;
+	esac
+	# The report must show what happened, not just the reason.
+	grep -q "$3" "$RESULTS/$name.out" || { echo "report lacks '$3'"; return 1; }
+}
+
+series_subjects_match() {
+	"$PTLAB" patch-check --upstream "$TOP/patches/upstream-v4" \
+		--series "$TOP/patches/6.1/series" --base "$TOP/patches/6.1/base"
+}
+
+tree_log() {
+	local authors
+	git -C "$SRC" log --format='%h %an: %s' pristine..series-head
+	[ "$(git -C "$SRC" rev-list --count pristine..series-base)" = 3 ] || { echo "series-base is not 3 commits over pristine"; return 1; }
+	[ "$(git -C "$SRC" rev-list --count series-base..series-head)" = 4 ] || { echo "series-head is not 4 commits over series-base"; return 1; }
+	authors=$(git -C "$SRC" log --format='%an <%ae>' series-base..series-head | sort -u)
+	[ "$authors" = "Yu Zhao <yuzhao@google.com>" ] || { echo "series authors: $authors"; return 1; }
+}
+
+pristine_equals_head() {
+	git -C "$SRC" diff --stat pristine series-head
+	git -C "$SRC" diff --quiet pristine series-head
+}
+
+# The option the series turns on, in the .config of CONFIG at STEP.
+split_pmd_config() { # config step expected(y|n)
+	local o got
+	o=$(CONFIG=$1 STEP=$2 KERNEL_TARGETS=config "$TOP/scripts/kernel.sh" 2>&1 | tail -n 1)
+	got=$("$PTLAB" config-get --config "$o/.config" ARCH_ENABLE_SPLIT_PMD_PTLOCK)
+	echo "$1 @ $2: CONFIG_ARCH_ENABLE_SPLIT_PMD_PTLOCK=$got"
+	[ "$got" = "$3" ]
+}
+
+build_kernel() { # config step
+	CONFIG=$1 STEP=$2 "$TOP/scripts/kernel.sh"
+}
+
+log "== host checks"
+check "harness builds" "$TOP/scripts/harness.sh"
+"$BUILD/harness/ptlab_tests" --gtest_output="json:$RESULTS/harness-unit-tests.json" >"$RESULTS/harness-unit-tests.out" 2>&1 || true
+log "harness unit tests: $(tail -n 1 "$RESULTS/harness-unit-tests.out")"
+check "lint (shellcheck, clang-format)" "$TOP/scripts/lint.sh"
+check "patches: provenance and port notes" series_subjects_match
+check "source: make source builds build/linux" "$TOP/scripts/source.sh"
+check "source: 3 baseline commits, then 4 by Yu Zhao" tree_log
+check "source: git diff pristine series-head is empty" pristine_equals_head
+for step in series-base series-head; do
+	for c in 4k-39 4k-48 64k-48; do
+		want=n
+		[ "$step" = series-head ] && want=y
+		check "config: $c @ $step split PMD lock $want" split_pmd_config "$c" "$step" "$want"
+	done
+done
+for step in series-base series-head~3 series-head~2 series-head~1 series-head; do
+	check "config: 64k-42 @ $step split PMD lock n (PMD folded)" split_pmd_config 64k-42 "$step" n
+done
+
+if [ "$HOST_ONLY" = 0 ]; then
+	log "== kernels and guests"
+	check "kernel: 4k-48 @ series-head builds" build_kernel 4k-48 series-head
+	check "kernel: 64k-48 @ series-head builds" build_kernel 64k-48 series-head
+	guest_run "boot 4k-48 @ series-head" CONFIG=4k-48 STEP=series-head PLANS=boot
+	guest_run "boot 64k-48 @ series-head" CONFIG=64k-48 STEP=series-head PLANS=boot
+	check "harness: a panicking guest fails with the panic excerpt" \
+		expect_failure selftest-panic panic "sysrq triggered crash" CONFIG=4k-48 STEP=series-head PLANS=selftest-panic
+	check "harness: a hung guest fails at the timeout with its last lines" \
+		expect_failure selftest-hang timeout "hanging now" CONFIG=4k-48 STEP=series-head PLANS=selftest-hang TIMEOUT=60
+	check "harness: a WARN_ON fails the run although KTAP says ok" \
+		expect_failure selftest-warn splat "WARNING:" CONFIG=4k-48 STEP=series-head PLANS=selftest-warn
+	check "kernel: 4k-48 @ series-base builds" build_kernel 4k-48 series-base
+	guest_run "boot 4k-48 @ series-base" CONFIG=4k-48 STEP=series-base PLANS=boot
+fi
+
+log "== summary (make test took $(elapsed "$T0"))"
+"$PTLAB" summarize "$KTAP" "$RESULTS/harness-unit-tests.json" \
+	--json "$RESULTS/summary.json" --junit "$RESULTS/summary.xml"
