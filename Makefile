@@ -10,7 +10,7 @@ export CONFIG STEP FLAVOUR PLANS V
 
 export PTLAB := $(CURDIR)/build/harness/ptlab
 
-.PHONY: help deps source harness kernel rootfs run shell test check lint clean distclean
+.PHONY: help deps source harness kernel rootfs run shell test test-full check lint matrix bisect clean distclean
 
 help:
 	@echo "make deps       install Debian packages, fetch busybox-static:arm64"
@@ -22,6 +22,9 @@ help:
 	@echo "make rootfs     the guest initramfs"
 	@echo "make harness    the host tool (ptlab) and its unit tests"
 	@echo "make check      host-only checks: unit tests, patches, configs, lint"
+	@echo "make test-full  make test on all four configs"
+	@echo "make matrix     every step x every config: build, boot, plans; table, JSON, JUnit"
+	@echo "make bisect     GOOD=<rev> BAD=<rev> CONFIG=<name> PLANS=<plans> [SERIES=<dir>]"
 	@echo "variables: CONFIG=$(CONFIG) STEP=$(STEP) FLAVOUR=$(FLAVOUR) PLANS='$(PLANS)' V=$(V)"
 	@echo "configs: $(notdir $(basename $(wildcard configs/geometry/*.config)))"
 
@@ -51,6 +54,15 @@ check: source harness
 
 test: deps
 	@scripts/test.sh
+
+test-full: deps
+	@scripts/test.sh --full
+
+matrix: source harness
+	@scripts/matrix.sh
+
+bisect: source harness
+	@scripts/bisect.sh
 
 lint:
 	@scripts/lint.sh

@@ -104,10 +104,16 @@ config_fragments() { # config flavour
 	echo "$TOP/configs/base.config $TOP/configs/geometry/$1.config $TOP/configs/flavour/$2.config"
 }
 
-# A step is any revision of build/linux; outputs are named after it.
+# A step is any revision of build/linux; outputs are named after it: its
+# name when it is a plain tag or branch name, else a tag that points at the
+# same commit (so a bisection reuses series-head's build), else its sha.
 step_dirname() {
+	local tag
 	case $1 in
-	*[!A-Za-z0-9._-]*) git -C "$SRC" rev-parse --short=12 "$1^{commit}" ;;
+	*[!A-Za-z0-9._-]* | HEAD | [0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]*)
+		tag=$(git -C "$SRC" tag --points-at "$1^{commit}" 2>/dev/null | grep -E '^(pristine|series-(base|head))$' | head -n 1)
+		if [ -n "$tag" ]; then echo "$tag"; else git -C "$SRC" rev-parse --short=12 "$1^{commit}"; fi
+		;;
 	*) echo "$1" ;;
 	esac
 }

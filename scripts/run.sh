@@ -20,7 +20,23 @@ check_config_name "$CONFIG"
 [ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
 
 kernel_out=$("$TOP/scripts/kernel.sh")
-initrd=$("$TOP/scripts/rootfs.sh")
+base_initrd=$("$TOP/scripts/rootfs.sh")
+
+# The lab's module is built per kernel: it rides in a second cpio archive
+# appended to the base one (the kernel unpacks both).
+initrd=$base_initrd
+if ko=$(find "$kernel_out/ptlab-module/src" -name '*.ko' 2>/dev/null | head -n 1) && [ -n "$ko" ]; then
+	initrd=$kernel_out/initramfs.cpio.gz
+	if [ ! -f "$initrd" ] || [ "$ko" -nt "$initrd" ] || [ "$base_initrd" -nt "$initrd" ]; then
+		printf 'dir /lib 0755 0 0\ndir /lib/modules 0755 0 0\nfile /lib/modules/%s %s 0644 0 0\n' \
+			"$(basename "$ko")" "$ko" >"$kernel_out/initramfs-module.txt"
+		{
+			cat "$base_initrd"
+			"$BUILD/tools/gen_init_cpio" -t 1552348620 "$kernel_out/initramfs-module.txt" | gzip -n
+		} >"$initrd.tmp"
+		mv "$initrd.tmp" "$initrd"
+	fi
+fi
 
 case $CONFIG in
 64k-*) mem=${MEM:-$QEMU_MEM_64K} ;;

@@ -5,12 +5,16 @@
 #         invariants, the config matrix at each step;
 #   guest: kernels built and booted at series-head and series-base, and the
 #         harness's own failure modes (panic, hang, WARN with all-ok KTAP).
-# --host-only stops after the host checks (make check).
+# --host-only stops after the host checks (make check); --full (make
+# test-full) boots every config, not only 4k-48 and 64k-48.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-HOST_ONLY=0
-[ "${1:-}" = --host-only ] && HOST_ONLY=1
+HOST_ONLY=0 FULL=0
+case ${1:-} in
+--host-only) HOST_ONLY=1 ;;
+--full) FULL=1 ;;
+esac
 RESULTS=$BUILD/results
 export PTLAB=${PTLAB:-$BUILD/harness/ptlab}
 need_tool jq
@@ -58,9 +62,9 @@ guest_run() { # name, then VAR=value... for run.sh
 }
 
 # A harness self-test: the run must FAIL, for the given reason.
-expect_failure() { # name reason VAR=value...
-	local name=$1 reason=$2 dir got
-	shift 2
+expect_failure() { # name reason pattern-in-report VAR=value...
+	local name=$1 reason=$2 pattern=$3 dir got
+	shift 3
 	env "$@" "$TOP/scripts/run.sh" >"$RESULTS/$name.out" 2>&1 && {
 		echo "the run passed; it should have failed with '$reason'"
 		return 1
@@ -74,7 +78,7 @@ expect_failure() { # name reason VAR=value...
 	*) echo "expected a failure for '$reason'"; return 1 ;;
 	esac
 	# The report must show what happened, not just the reason.
-	grep -q "$3" "$RESULTS/$name.out" || { echo "report lacks '$3'"; return 1; }
+	grep -q -- "$pattern" "$RESULTS/$name.out" || { echo "report lacks '$pattern'"; return 1; }
 }
 
 series_subjects_match() {
@@ -107,6 +111,50 @@ split_pmd_config() { # config step expected(y|n)
 
 build_kernel() { # config step
 	CONFIG=$1 STEP=$2 "$TOP/scripts/kernel.sh"
+}
+
+# A throwaway broken series, never kept in patches/: our four patches and a
+# fifth that drops the PMD dtor from __pmd_free_tlb(), so every PMD table
+# freed on exit still carries PageTable (Bad page state) and its page->ptl
+# (a leak). make bisect must name the fifth.
+bisect_names_broken_commit() {
+	local dir out
+	dir=$(mktemp -d)
+	cp "$TOP"/patches/6.1/series/*.patch "$dir/"
+	cat >"$dir/0005-broken.patch" <<'PATCH'
+From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+From: ptlock-lab bisect test <ptlock-lab@localhost>
+Date: Wed, 25 Nov 2026 22:00:00 +0000
+Subject: [PATCH 5/5] arm64: tlb: drop the PMD dtor from __pmd_free_tlb()
+
+Broken on purpose, for the lab's bisect test.
+---
+diff --git a/arch/arm64/include/asm/tlb.h b/arch/arm64/include/asm/tlb.h
+--- a/arch/arm64/include/asm/tlb.h
++++ b/arch/arm64/include/asm/tlb.h
+@@ -83,10 +83,7 @@ static inline void __pte_free_tlb(struct mmu_gather *tlb, pgtable_t pte,
+ static inline void __pmd_free_tlb(struct mmu_gather *tlb, pmd_t *pmdp,
+ 				  unsigned long addr)
+ {
+-	struct page *page = virt_to_page(pmdp);
+-
+-	pgtable_pmd_page_dtor(page);
+-	tlb_remove_table(tlb, page);
++	tlb_remove_table(tlb, virt_to_page(pmdp));
+ }
+ #endif
+ 
+PATCH
+	out=$(SERIES=$dir CONFIG=4k-48 PLANS=boot "$TOP/scripts/bisect.sh" 2>&1) || {
+		printf '%s\n' "$out"
+		rm -rf "$dir"
+		return 1
+	}
+	rm -rf "$dir"
+	printf '%s\n' "$out"
+	printf '%s\n' "$out" | grep -q '^first bad commit: [0-9a-f]* arm64: tlb: drop the PMD dtor from __pmd_free_tlb()' &&
+		printf '%s\n' "$out" | grep -q '^verdict: splat' &&
+		[ "$(git -C "$SRC" rev-parse HEAD)" = "$(cat "$RESULTS/head-before-bisect")" ]
 }
 
 log "== host checks"
@@ -143,6 +191,14 @@ if [ "$HOST_ONLY" = 0 ]; then
 		expect_failure selftest-warn splat "WARNING:" CONFIG=4k-48 STEP=series-head PLANS=selftest-warn
 	check "kernel: 4k-48 @ series-base builds" build_kernel 4k-48 series-base
 	guest_run "boot 4k-48 @ series-base" CONFIG=4k-48 STEP=series-base PLANS=boot
+	if [ "$FULL" = 1 ]; then
+		for c in 4k-39 64k-42; do
+			check "kernel: $c @ series-head builds" build_kernel "$c" series-head
+			guest_run "boot $c @ series-head" CONFIG=$c STEP=series-head PLANS=boot
+		done
+	fi
+	git -C "$SRC" rev-parse HEAD >"$RESULTS/head-before-bisect"
+	check "bisect: names the broken fifth patch of a throwaway series" bisect_names_broken_commit
 fi
 
 log "== summary (make test took $(elapsed "$T0"))"

@@ -5,6 +5,7 @@
 #include "ptlab/kconfig.hpp"
 #include "ptlab/ktap.hpp"
 #include "ptlab/lines.hpp"
+#include "ptlab/matrix.hpp"
 #include "ptlab/patches.hpp"
 #include "ptlab/report.hpp"
 #include "ptlab/run.hpp"
@@ -12,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -205,6 +207,17 @@ int patch_check(const PatchCheckArgs &args, std::ostream &out) {
     return problems.empty() ? 0 : 1;
 }
 
+int matrix_cmd(const std::string &index, const OutputOptions &outputs, std::ostream &out) {
+    const auto cells = load_matrix(read_lines(index));
+    print_matrix(out, cells);
+    write_output(outputs.json, [&](std::ostream &o) { o << matrix_to_json(cells); });
+    write_output(outputs.junit, [&](std::ostream &o) { write_matrix_junit(o, cells); });
+    return std::all_of(cells.begin(), cells.end(),
+                       [](const MatrixCell &c) { return c.outcome == "pass"; })
+               ? 0
+               : 1;
+}
+
 } // namespace
 
 int run_cli(int argc, const char *const *argv, std::ostream &out, std::ostream &err) {
@@ -287,6 +300,17 @@ int run_cli(int argc, const char *const *argv, std::ostream &out, std::ostream &
         ->required()
         ->check(CLI::ExistingDirectory);
 
+    std::string matrix_index;
+    OutputOptions matrix_outputs;
+    auto *matrix_app = app.add_subcommand(
+        "matrix", "print the step x config table of make matrix; exit 0 iff every cell passed");
+    matrix_app
+        ->add_option("INDEX", matrix_index,
+                     "TSV: step, config, state (ran or what stopped it), result.json, seconds")
+        ->required()
+        ->check(CLI::ExistingFile);
+    add_output_options(matrix_app, matrix_outputs);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
@@ -305,6 +329,9 @@ int run_cli(int argc, const char *const *argv, std::ostream &out, std::ostream &
         }
         if (expect_cmd_app->parsed()) {
             return expect_cmd(expect_args, out, err);
+        }
+        if (matrix_app->parsed()) {
+            return matrix_cmd(matrix_index, matrix_outputs, out);
         }
         if (patch_cmd->parsed()) {
             return patch_check(patch_args, out);

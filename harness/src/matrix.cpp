@@ -1,0 +1,219 @@
+#include "ptlab/matrix.hpp"
+
+#include "ptlab/lines.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+namespace ptlab {
+
+namespace {
+
+std::vector<std::string> split_tabs(const std::string &line) {
+    std::vector<std::string> fields;
+    std::string field;
+    std::istringstream in(line);
+    while (std::getline(in, field, '\t')) {
+        fields.push_back(field);
+    }
+    return fields;
+}
+
+void read_result(MatrixCell &cell, const std::string &path) {
+    nlohmann::json r;
+    try {
+        r = nlohmann::json::parse(read_text_file(path));
+    } catch (const std::exception &e) {
+        cell.outcome = "no result";
+        cell.reason = e.what();
+        return;
+    }
+    cell.outcome = r.value("outcome", "fail");
+    const auto &counts = r.at("counts");
+    cell.passed = counts.value("passed", 0);
+    cell.failed = counts.value("failed", 0);
+    cell.skipped = counts.value("skipped", 0);
+    const std::string reason = r.value("reason", "");
+    const std::string detail = r.value("detail", "");
+    cell.reason = detail.empty() ? reason : reason + ": " + detail;
+    for (const auto &t : r.value("tests", nlohmann::json::array())) {
+        cell.plans.emplace_back(t.value("name", "?"), t.value("status", "?"));
+    }
+}
+
+template <typename T> void add_unique(std::vector<T> &v, const T &x) {
+    if (std::find(v.begin(), v.end(), x) == v.end()) {
+        v.push_back(x);
+    }
+}
+
+std::string cell_text(const MatrixCell &c) {
+    if (c.outcome != "pass" && c.outcome != "fail") {
+        return c.outcome;
+    }
+    std::ostringstream s;
+    s << (c.outcome == "pass" ? "PASS " : "FAIL ") << c.passed << "/" << c.failed << "/"
+      << c.skipped;
+    return s.str();
+}
+
+std::string xml_escape(const std::string &s) {
+    std::string out;
+    for (const char ch : sanitize_utf8(s)) {
+        switch (ch) {
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        default:
+            out += static_cast<unsigned char>(ch) < 0x20 && ch != '\n' ? ' ' : ch;
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+std::vector<MatrixCell> load_matrix(const std::vector<std::string> &index_lines) {
+    std::vector<MatrixCell> cells;
+    for (const auto &line : index_lines) {
+        if (trim(line).empty()) {
+            continue;
+        }
+        const auto f = split_tabs(line);
+        MatrixCell cell;
+        cell.step = f.at(0);
+        cell.config = f.size() > 1 ? f[1] : "?";
+        const std::string state = f.size() > 2 ? f[2] : "not run";
+        if (f.size() > 4 && !f[4].empty()) {
+            cell.seconds = std::stod(f[4]);
+        }
+        if (state == "ran" && f.size() > 3 && !f[3].empty()) {
+            read_result(cell, f[3]);
+        } else {
+            cell.outcome = state;
+        }
+        cells.push_back(cell);
+    }
+    return cells;
+}
+
+void print_matrix(std::ostream &out, const std::vector<MatrixCell> &cells) {
+    std::vector<std::string> steps;
+    std::vector<std::string> configs;
+    for (const auto &c : cells) {
+        add_unique(steps, c.step);
+        add_unique(configs, c.config);
+    }
+    auto find = [&](const std::string &step, const std::string &config) -> const MatrixCell * {
+        for (const auto &c : cells) {
+            if (c.step == step && c.config == config) {
+                return &c;
+            }
+        }
+        return nullptr;
+    };
+    std::size_t step_width = 4;
+    for (const auto &s : steps) {
+        step_width = std::max(step_width, s.size());
+    }
+    constexpr int kWidth = 18;
+    out << std::left << std::setw(static_cast<int>(step_width) + 2) << "STEP";
+    for (const auto &c : configs) {
+        out << std::setw(kWidth) << c;
+    }
+    out << "\n";
+    for (const auto &s : steps) {
+        out << std::setw(static_cast<int>(step_width) + 2) << s;
+        for (const auto &c : configs) {
+            const MatrixCell *cell = find(s, c);
+            out << std::setw(kWidth) << (cell != nullptr ? cell_text(*cell) : "-");
+        }
+        out << "\n";
+    }
+    out << "(cells: PASS|FAIL passed/failed/skipped)\n";
+    int pass = 0;
+    int fail = 0;
+    for (const auto &c : cells) {
+        if (c.outcome == "pass") {
+            ++pass;
+        } else {
+            ++fail;
+            out << "  " << c.step << " x " << c.config << ": " << c.outcome
+                << (c.reason.empty() ? "" : " (" + c.reason + ")") << "\n";
+        }
+    }
+    out << pass << " cells passed, " << fail << " failed\n";
+}
+
+std::string matrix_to_json(const std::vector<MatrixCell> &cells) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto &c : cells) {
+        nlohmann::json plans = nlohmann::json::object();
+        for (const auto &[name, status] : c.plans) {
+            plans[name] = status;
+        }
+        j.push_back(
+            {{"step", c.step},
+             {"config", c.config},
+             {"outcome", c.outcome},
+             {"reason", c.reason},
+             {"passed", c.passed},
+             {"failed", c.failed},
+             {"skipped", c.skipped},
+             {"seconds", c.seconds < 0 ? nlohmann::json(nullptr) : nlohmann::json(c.seconds)},
+             {"plans", plans}});
+    }
+    return nlohmann::json{{"cells", j}}.dump(2) + "\n";
+}
+
+void write_matrix_junit(std::ostream &out, const std::vector<MatrixCell> &cells) {
+    out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"matrix\">\n";
+    for (const auto &c : cells) {
+        const std::string suite = c.step + "/" + c.config;
+        int failures = 0;
+        int skipped = 0;
+        for (const auto &[_, status] : c.plans) {
+            failures += status == "fail" || status == "error" ? 1 : 0;
+            skipped += status == "skip" ? 1 : 0;
+        }
+        const bool cell_failed = c.outcome != "pass";
+        out << "  <testsuite name=\"" << xml_escape(suite) << "\" tests=\"" << c.plans.size() + 1
+            << "\" failures=\"" << failures + (cell_failed ? 1 : 0) << "\" skipped=\"" << skipped
+            << "\">\n";
+        out << "    <testcase classname=\"" << xml_escape(suite) << "\" name=\"verdict\"";
+        if (cell_failed) {
+            out << "><failure message=\"" << xml_escape(c.outcome + ": " + c.reason)
+                << "\"/></testcase>\n";
+        } else {
+            out << "/>\n";
+        }
+        for (const auto &[name, status] : c.plans) {
+            out << "    <testcase classname=\"" << xml_escape(suite) << "\" name=\""
+                << xml_escape(name) << "\"";
+            if (status == "fail" || status == "error") {
+                out << "><failure message=\"" << xml_escape(status) << "\"/></testcase>\n";
+            } else if (status == "skip") {
+                out << "><skipped/></testcase>\n";
+            } else {
+                out << "/>\n";
+            }
+        }
+        out << "  </testsuite>\n";
+    }
+    out << "</testsuites>\n";
+}
+
+} // namespace ptlab
