@@ -10,11 +10,11 @@ sha=$(git -C "$SRC" rev-parse HEAD)
 command -v qemu-system-aarch64 >/dev/null || { log "bisect-step: qemu-system-aarch64 missing"; exit 128; }
 
 log "== bisect step $(git -C "$SRC" log -1 --format='%h %s' HEAD)"
-if ! NO_CHECKOUT=1 STEP=$sha "$TOP/scripts/kernel.sh" >/dev/null; then
+if ! NO_CHECKOUT=1 MODULE_OPTIONAL=1 STEP=$sha "$TOP/scripts/kernel.sh" >/dev/null; then
 	log "bisect-step: $sha does not build: skip"
 	exit 125
 fi
-if NO_CHECKOUT=1 STEP=$sha "$TOP/scripts/run.sh"; then
+if NO_CHECKOUT=1 MODULE_OPTIONAL=1 STEP=$sha "$TOP/scripts/run.sh"; then
 	exit 0
 fi
 exit 1

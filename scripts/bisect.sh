@@ -28,13 +28,7 @@ if [ -n "$SERIES" ]; then
 	git -C "$SRC" checkout -q --detach series-base
 	for p in "$SERIES"/*.patch; do
 		[ -f "$p" ] || die "no *.patch in $SERIES"
-		if ! out=$(GIT_COMMITTER_NAME=ptlock-lab GIT_COMMITTER_EMAIL=ptlock-lab@localhost \
-			git -C "$SRC" am -q --committer-date-is-author-date "$p" 2>&1); then
-			git -C "$SRC" am --abort >/dev/null 2>&1 || true
-			restore
-			printf '%s\n' "$out" >&2
-			die "SERIES patch $p does not apply on series-base: $(printf '%s\n' "$out" | sed -n 's/^error: patch failed: //p' | head -n 3 | tr '\n' ' ')"
-		fi
+		am_patch "$SRC" "$p" || { restore; die "SERIES patch $p does not apply on series-base"; }
 	done
 	GOOD=${GOOD:-series-base}
 	BAD=${BAD:-$(git -C "$SRC" rev-parse HEAD)}
@@ -48,20 +42,28 @@ git -C "$SRC" merge-base --is-ancestor "$good" "$bad" || die "GOOD ($GOOD) is no
 log "bisect: $CONFIG, plans '$PLANS', $(git -C "$SRC" rev-list --count "$good..$bad") commits between GOOD and BAD"
 start=$(date +%s)
 rc=0
-git -C "$SRC" bisect start -q "$bad" "$good" >/dev/null
+git -C "$SRC" bisect start "$bad" "$good" >/dev/null
 CONFIG=$CONFIG PLANS=$PLANS git -C "$SRC" bisect run "$TOP/scripts/bisect-step.sh" \
 	>"$BUILD/logs/bisect.log" 2>&1 || rc=$?
 first=$(git -C "$SRC" rev-parse -q --verify refs/bisect/bad || true)
 steps=$(git -C "$SRC" bisect log | grep -E '^git bisect (good|bad|skip)' | sed 's/^git bisect //' | tr '\n' ';')
-git -C "$SRC" bisect reset -q "$orig" >/dev/null 2>&1 || restore
+git -C "$SRC" bisect reset "$orig" >/dev/null 2>&1 || restore
 
 log "bisect: done in $(elapsed "$start"); steps: $steps"
 if [ "$rc" -ne 0 ] || [ -z "$first" ] || ! grep -q 'is the first bad commit' "$BUILD/logs/bisect.log"; then
 	tail -n 20 "$BUILD/logs/bisect.log" >&2
 	die "bisect did not find a first bad commit (exit $rc); log: $BUILD/logs/bisect.log"
 fi
-echo "first bad commit: $(git -C "$SRC" log -1 --format='%h %s (%an)' "$first")"
 run=$BUILD/runs/$CONFIG-${FLAVOUR:-debug}/$(step_dirname "$first")/$(echo "$PLANS" | tr ' ,' '+')
+# git bisect takes BAD's badness on trust; when BAD is the answer it was
+# never run, so run it now to show what fails there.
+if [ ! -f "$run/result.json" ]; then
+	log "bisect: running the first bad commit itself to show what fails"
+	CONFIG=$CONFIG PLANS=$PLANS STEP=$first "$TOP/scripts/run.sh" >"$BUILD/logs/bisect-first-bad.log" 2>&1 &&
+		log "bisect: warning: $first passes when run again: the failure may be intermittent"
+	restore
+fi
+echo "first bad commit: $(git -C "$SRC" log -1 --format='%h %s (%an)' "$first")"
 if [ -f "$run/result.json" ]; then
 	echo "verdict: $(jq -r '.reason + (if .detail != "" then " (" + .detail + ")" else "" end)' "$run/result.json")"
 	echo "failing tests: $(jq -r '[.tests[] | .. | objects | select(.status? == "fail" or .status? == "error") | .name] | unique | join(", ")' "$run/result.json")"

@@ -132,3 +132,39 @@ KMAKE_ARGS=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-
 	"CC=ccache aarch64-linux-gnu-gcc"
 	KBUILD_BUILD_USER=ptlab KBUILD_BUILD_HOST=ptlab
 	KBUILD_BUILD_TIMESTAMP=2019-03-12)
+
+# am_patch REPO PATCH: git am one patch with the lab's fixed committer; a
+# patch with nothing left to change becomes an empty commit (git 2.39's am
+# cannot record one). On failure: abort, and name the patch and the files.
+am_patch() {
+	local repo=$1 p=$2 out files
+	out=$(GIT_COMMITTER_NAME=ptlock-lab GIT_COMMITTER_EMAIL=ptlock-lab@localhost \
+		git -C "$repo" am -q --keep-cr --committer-date-is-author-date "$p" 2>&1) && return 0
+	git -C "$repo" am --abort >/dev/null 2>&1 || true
+	if printf '%s' "$out" | grep -q 'No valid patches in input' && commit_empty_patch "$repo" "$p"; then
+		return 0
+	fi
+	printf '%s\n' "$out" >&2
+	files=$(printf '%s\n' "$out" | sed -n 's/^error: patch failed: //p; s/^error: \(.*\): does not exist in index/\1 (missing)/p' | sort -u | tr '\n' ' ')
+	log "error: patch ${p#"$TOP"/} does not apply on $(git -C "$repo" describe --tags --always HEAD): ${files:-see git am output above}"
+	return 1
+}
+
+commit_empty_patch() { # repo patch
+	local dir info subject date
+	dir=$(mktemp -d)
+	info=$(git mailinfo "$dir/msg" "$dir/diff" <"$2")
+	if grep -q '^diff --git' "$dir/diff"; then
+		rm -rf "$dir"
+		return 1
+	fi
+	subject=$(printf '%s\n' "$info" | sed -n 's/^Subject: //p')
+	date=$(printf '%s\n' "$info" | sed -n 's/^Date: //p')
+	{ printf '%s\n\n' "$subject"; cat "$dir/msg"; } >"$dir/message"
+	GIT_AUTHOR_NAME=$(printf '%s\n' "$info" | sed -n 's/^Author: //p') \
+		GIT_AUTHOR_EMAIL=$(printf '%s\n' "$info" | sed -n 's/^Email: //p') \
+		GIT_AUTHOR_DATE=$date GIT_COMMITTER_DATE=$date \
+		GIT_COMMITTER_NAME=ptlock-lab GIT_COMMITTER_EMAIL=ptlock-lab@localhost \
+		git -C "$1" commit -q --allow-empty --cleanup=whitespace -F "$dir/message"
+	rm -rf "$dir"
+}

@@ -57,35 +57,11 @@ extract_pristine() {
 	state_set tarball "$(stat -c '%s-%Y' "$TARBALL")"
 }
 
-# A port with nothing left to change is an empty commit; git am (2.39)
-# cannot record one, so commit it from the patch's own headers.
-commit_empty_patch() { # patch
-	local dir info subject
-	dir=$(mktemp -d)
-	info=$(git mailinfo "$dir/msg" "$dir/diff" <"$1")
-	grep -q "^diff --git" "$dir/diff" && { rm -rf "$dir"; return 1; }
-	subject=$(printf '%s\n' "$info" | sed -n 's/^Subject: //p')
-	{ printf '%s\n\n' "$subject"; cat "$dir/msg"; } >"$dir/message"
-	GIT_AUTHOR_NAME=$(printf '%s\n' "$info" | sed -n 's/^Author: //p') \
-		GIT_AUTHOR_EMAIL=$(printf '%s\n' "$info" | sed -n 's/^Email: //p') \
-		GIT_AUTHOR_DATE=$(printf '%s\n' "$info" | sed -n 's/^Date: //p') \
-		GIT_COMMITTER_DATE=$(printf '%s\n' "$info" | sed -n 's/^Date: //p') \
-		lgit commit -q --allow-empty --cleanup=whitespace -F "$dir/message"
-	rm -rf "$dir"
-}
-
 # git am one directory of patches; on failure, name the patch and the file.
 apply_patches() { # dir
-	local p out files
+	local p
 	for p in "$1"/*.patch; do
-		out=$(lgit am -q --keep-cr --committer-date-is-author-date "$p" 2>&1) && continue
-		lgit am --abort >/dev/null 2>&1 || true
-		if printf '%s' "$out" | grep -q 'No valid patches in input' && commit_empty_patch "$p"; then
-			continue
-		fi
-		printf '%s\n' "$out" >&2
-		files=$(printf '%s\n' "$out" | sed -n 's/^error: patch failed: //p; s/^error: \(.*\): does not exist in index/\1 (missing)/p' | sort -u | tr '\n' ' ')
-		die "patch ${p#"$TOP"/} does not apply on $(lgit describe --tags --always HEAD): ${files:-see git am output above}"
+		am_patch "$SRC" "$p" || exit 1
 	done
 }
 
