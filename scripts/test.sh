@@ -55,7 +55,10 @@ guest_run() { # name, then VAR=value... for run.sh
 	tail -n 3 "$RESULTS/run-$N.out" | sed 's/^/    /' >&2
 	dir=$(sed -n 's/^console log: \(.*\)\/console.log$/\1/p' "$RESULTS/run-$N.out")
 	if [ -n "$dir" ] && [ -f "$dir/result.ktap" ]; then
-		sed "s/^\(not \)\?ok [0-9]* /\1ok $N /" "$dir/result.ktap" >>"$KTAP"
+		# The run's block joins this stream: drop its own header and plan,
+		# and renumber its result.
+		sed -e '/^KTAP version/d; /^1\.\./d' -e "s/^\(not \)\?ok [0-9]* /\1ok $N /" \
+			"$dir/result.ktap" >>"$KTAP"
 	else
 		{ sed 's/^/# /' "$RESULTS/run-$N.out" | tail -n 30; echo "not ok $N $name"; } >>"$KTAP"
 	fi
@@ -117,6 +120,48 @@ build_kernel() { # config step
 # fifth that drops the PMD dtor from __pmd_free_tlb(), so every PMD table
 # freed on exit still carries PageTable (Bad page state) and its page->ptl
 # (a leak). make bisect must name the fifth.
+# A throwaway change, never kept in patches/: pgd_pgtable_alloc() without
+# the PMD ctor. The audit must fail and name efi_mm's PMD tables.
+audit_names_pages_without_ctor() {
+	local orig sha out dir
+	orig=$(git -C "$SRC" rev-parse HEAD)
+	git -C "$SRC" checkout -q --detach series-head
+	am_patch "$SRC" /dev/stdin <<'PATCH' || { git -C "$SRC" checkout -q --detach "$orig"; return 1; }
+From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+From: ptlock-lab audit test <ptlock-lab@localhost>
+Date: Wed, 25 Nov 2026 22:30:00 +0000
+Subject: [PATCH] arm64: mm: drop the PMD ctor from pgd_pgtable_alloc()
+
+Broken on purpose, for the lab's audit test.
+---
+diff --git a/arch/arm64/mm/mmu.c b/arch/arm64/mm/mmu.c
+--- a/arch/arm64/mm/mmu.c
++++ b/arch/arm64/mm/mmu.c
+@@ -437,8 +437,6 @@ static phys_addr_t pgd_pgtable_alloc(int shift)
+ 	 */
+ 	if (shift == PAGE_SHIFT)
+ 		BUG_ON(!pgtable_pte_page_ctor(phys_to_page(pa)));
+-	else if (shift == PMD_SHIFT)
+-		BUG_ON(!pgtable_pmd_page_ctor(phys_to_page(pa)));
+ 
+ 	return pa;
+ }
+PATCH
+	sha=$(git -C "$SRC" rev-parse HEAD)
+	git -C "$SRC" checkout -q --detach "$orig"
+	echo "throwaway commit $sha: $(git -C "$SRC" log -1 --format=%s "$sha")"
+	out=$(CONFIG=4k-48 STEP=$sha PLANS=audit "$TOP/scripts/run.sh" 2>&1) && {
+		echo "the audit passed on a kernel whose efi_mm PMD tables have no ctor"
+		return 1
+	}
+	dir=$(printf '%s\n' "$out" | sed -n 's/^console log: \(.*\)\/console.log$/\1/p')
+	printf '%s\n' "$out" | grep -E 'verdict|efi_mm' | head -n 8
+	# Both of efi_mm's PMD tables, named by the range they map.
+	grep -q 'efi_mm.pmd: level=pmd .* va=0x0-0x3fffffff found=none required=table+ptl' "$dir/console.log" &&
+		grep -q 'efi_mm.pmd: level=pmd .* va=0x80000000-0xbfffffff found=none required=table+ptl' "$dir/console.log" &&
+		[ "$(jq -r .reason "$dir/result.json")" = "test failures" ]
+}
+
 bisect_names_broken_commit() {
 	local dir out
 	dir=$(mktemp -d)
@@ -181,8 +226,8 @@ if [ "$HOST_ONLY" = 0 ]; then
 	log "== kernels and guests"
 	check "kernel: 4k-48 @ series-head builds" build_kernel 4k-48 series-head
 	check "kernel: 64k-48 @ series-head builds" build_kernel 64k-48 series-head
-	guest_run "boot 4k-48 @ series-head" CONFIG=4k-48 STEP=series-head PLANS=boot
-	guest_run "boot 64k-48 @ series-head" CONFIG=64k-48 STEP=series-head PLANS=boot
+	guest_run "4k-48 @ series-head" CONFIG=4k-48 STEP=series-head PLANS="boot audit"
+	guest_run "64k-48 @ series-head" CONFIG=64k-48 STEP=series-head PLANS="boot audit"
 	check "harness: a panicking guest fails with the panic excerpt" \
 		expect_failure selftest-panic panic "sysrq triggered crash" CONFIG=4k-48 STEP=series-head PLANS=selftest-panic
 	check "harness: a hung guest fails at the timeout with its last lines" \
@@ -190,13 +235,15 @@ if [ "$HOST_ONLY" = 0 ]; then
 	check "harness: a WARN_ON fails the run although KTAP says ok" \
 		expect_failure selftest-warn splat "WARNING:" CONFIG=4k-48 STEP=series-head PLANS=selftest-warn
 	check "kernel: 4k-48 @ series-base builds" build_kernel 4k-48 series-base
-	guest_run "boot 4k-48 @ series-base" CONFIG=4k-48 STEP=series-base PLANS=boot
+	guest_run "4k-48 @ series-base" CONFIG=4k-48 STEP=series-base PLANS="boot audit"
 	if [ "$FULL" = 1 ]; then
 		for c in 4k-39 64k-42; do
 			check "kernel: $c @ series-head builds" build_kernel "$c" series-head
-			guest_run "boot $c @ series-head" CONFIG=$c STEP=series-head PLANS=boot
+			guest_run "$c @ series-head" CONFIG=$c STEP=series-head PLANS="boot audit"
 		done
 	fi
+	check "audit: names efi_mm's PMD tables when pgd_pgtable_alloc() skips their ctor" \
+		audit_names_pages_without_ctor
 	git -C "$SRC" rev-parse HEAD >"$RESULTS/head-before-bisect"
 	check "bisect: names the broken fifth patch of a throwaway series" bisect_names_broken_commit
 fi
