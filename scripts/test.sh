@@ -126,7 +126,7 @@ audit_names_pages_without_ctor() {
 	local orig sha out dir
 	orig=$(git -C "$SRC" rev-parse HEAD)
 	git -C "$SRC" checkout -q --detach series-head
-	am_patch "$SRC" /dev/stdin <<'PATCH' || { git -C "$SRC" checkout -q --detach "$orig"; return 1; }
+	cat >"$RESULTS/throwaway-audit.patch" <<'PATCH'
 From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
 From: ptlock-lab audit test <ptlock-lab@localhost>
 Date: Wed, 25 Nov 2026 22:30:00 +0000
@@ -147,6 +147,7 @@ diff --git a/arch/arm64/mm/mmu.c b/arch/arm64/mm/mmu.c
  	return pa;
  }
 PATCH
+	am_patch "$SRC" "$RESULTS/throwaway-audit.patch" || { git -C "$SRC" checkout -q --detach "$orig"; return 1; }
 	sha=$(git -C "$SRC" rev-parse HEAD)
 	git -C "$SRC" checkout -q --detach "$orig"
 	echo "throwaway commit $sha: $(git -C "$SRC" log -1 --format=%s "$sha")"
