@@ -20,6 +20,7 @@ check_config_name "$CONFIG"
 [ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
 
 kernel_out=$("$TOP/scripts/kernel.sh")
+"$TOP/scripts/stress.sh"
 base_initrd=$("$TOP/scripts/rootfs.sh")
 
 # The lab's module is built per kernel: it rides in a second cpio archive

@@ -207,7 +207,8 @@ log "== host checks"
 check "harness builds" "$TOP/scripts/harness.sh"
 "$BUILD/harness/ptlab_tests" --gtest_output="json:$RESULTS/harness-unit-tests.json" >"$RESULTS/harness-unit-tests.out" 2>&1 || true
 log "harness unit tests: $(tail -n 1 "$RESULTS/harness-unit-tests.out")"
-check "lint (shellcheck, clang-format)" "$TOP/scripts/lint.sh"
+check "stress tool builds (aarch64 static, and host unit tests)" "$TOP/scripts/stress.sh" --test "$RESULTS/stress-unit-tests.json"
+check "lint (shellcheck, clang-format, checkpatch)" "$TOP/scripts/lint.sh"
 check "patches: provenance and port notes" series_subjects_match
 check "source: make source builds build/linux" "$TOP/scripts/source.sh"
 check "source: 3 baseline commits, then 4 by Yu Zhao" tree_log
@@ -250,5 +251,5 @@ if [ "$HOST_ONLY" = 0 ]; then
 fi
 
 log "== summary (make test took $(elapsed "$T0"))"
-"$PTLAB" summarize "$KTAP" "$RESULTS/harness-unit-tests.json" \
+"$PTLAB" summarize "$KTAP" "$RESULTS/harness-unit-tests.json" "$RESULTS/stress-unit-tests.json" \
 	--json "$RESULTS/summary.json" --junit "$RESULTS/summary.xml"

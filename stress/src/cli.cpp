@@ -1,0 +1,189 @@
+#include "cli.hpp"
+
+#include "common.hpp"
+#include "workload.hpp"
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <sys/random.h>
+
+namespace ptlab {
+
+namespace {
+
+const char *const kFooter = R"(
+Workloads print KTAP on stdout (or one JSON report with --json). Exit status: 0 pass, 1 fail,
+2 usage error, 4 skip (the workload cannot run here: no THP, no efivarfs, no /dev/kvm, ...).
+A run is reproducible from its seed: every random choice comes from a PRNG seeded with --seed,
+per workload and thread; the seed is printed with the command that repeats the run.
+Examples:
+  ptlab-stress thp --duration 20
+  ptlab-stress all --threads 2 --duration 40 --seed 12345
+  ptlab-stress kvm --iterations 5 --json
+  ptlab-stress hold --thp-mib 64 --small-mib 16)";
+
+} // namespace
+
+std::string workload_list() {
+    return "thp   THP stress: private and shared anonymous memory with MADV_HUGEPAGE, faults,\n"
+           "      partial munmap/mprotect (PMD splits), MADV_DONTNEED, mremap, fork+COW,\n"
+           "      MADV_COLLAPSE and khugepaged, concurrent /proc/self/smaps readers;\n"
+           "      every page pattern-checked\n"
+           "efi   EFI runtime services: /dev/rtc0 reads (rtc-efi) and efivarfs create, read,\n"
+           "      rewrite and delete of the tool's own variables (GUID " +
+           std::string(kEfiGuid) +
+           ")\n"
+           "kvm   minimal VMM on /dev/kvm: VMs with THP and 4K memslots, generated AArch64\n"
+           "      guest code, dirty logging, memslot delete/move, IPA sizes, teardown leak check\n"
+           "all   thp, efi and kvm at the same time\n"
+           "hold  map a THP and a small-page region, print their ranges, wait (for audits)\n";
+}
+
+std::uint64_t random_seed() {
+    std::uint64_t s = 0;
+    if (::getrandom(&s, sizeof s, 0) != static_cast<ssize_t>(sizeof s)) {
+        std::random_device rd;
+        s = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    }
+    return s;
+}
+
+std::string Options::reproduce_command() const {
+    std::ostringstream o;
+    o << "ptlab-stress " << command << " --seed " << seed << " --threads " << threads;
+    if (iterations) {
+        o << " --iterations " << *iterations;
+    } else {
+        o << " --duration " << effective_duration();
+    }
+    if (mem_percent != 0) {
+        o << " --mem-percent " << mem_percent;
+    }
+    if (!ipa_bits.empty()) {
+        o << " --ipa-bits ";
+        for (std::size_t i = 0; i < ipa_bits.size(); ++i) {
+            o << (i == 0 ? "" : ",") << ipa_bits[i];
+        }
+    }
+    return o.str();
+}
+
+CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::ostream &err) {
+    CliOutcome res;
+    Options &o = res.options;
+    CLI::App app("ptlab-stress: page-table stress for the arm64 split PMD lock lab",
+                 "ptlab-stress");
+    app.footer(kFooter);
+    app.fallthrough();
+
+    app.add_option("--threads", o.threads, "worker threads per workload (default 2)")
+        ->check(CLI::Range(1, 64));
+    auto *duration = app.add_option("--duration", o.duration,
+                                    "run for SECONDS (default " +
+                                        std::to_string(static_cast<int>(kDefaultDuration)) + ")")
+                         ->type_name("SECONDS")
+                         ->check(CLI::Range(0.1, 604800.0));
+    auto *iterations =
+        app.add_option("--iterations", o.iterations,
+                       "run N operations per worker thread instead (kvm: N VMs per thread)")
+            ->type_name("N")
+            ->check(CLI::Range(static_cast<std::uint64_t>(1), static_cast<std::uint64_t>(1) << 40));
+    duration->excludes(iterations);
+    iterations->excludes(duration);
+    auto *seed = app.add_option("--seed", o.seed, "seed of every random choice (default: random)")
+                     ->type_name("N");
+    app.add_flag("--make-it-fail", o.make_it_fail,
+                 "once started, set make-it-fail on this task (inherited by its threads and "
+                 "children), so injected faults hit the workloads, not exec or start-up");
+    app.add_flag("--json", o.json, "print one JSON report on stdout instead of KTAP");
+    app.add_flag("--list", o.list, "list the workloads and exit");
+    app.add_option("--skip-file", o.skip_file,
+                   "when the result is SKIP, write the reason to PATH (for the guest's plans)")
+        ->type_name("PATH");
+    app.add_option("--mem-percent", o.mem_percent,
+                   "share of MemAvailable the memory workloads may use (default: automatic)")
+        ->type_name("PERCENT")
+        ->check(CLI::Range(1, 90));
+
+    app.add_option("--ipa-bits", o.ipa_bits,
+                   "kvm: IPA sizes to test, e.g. 32,40,52 (default: 32,36,40,44,48 as far as "
+                   "KVM_CAP_ARM_VM_IPA_SIZE allows)")
+        ->type_name("BITS,...")
+        ->delimiter(',')
+        ->check(CLI::Range(32, 52));
+
+    const char *const names[][2] = {
+        {"thp", "transparent huge page stress with pattern-checked memory"},
+        {"efi", "EFI runtime services: rtc-efi reads and efivarfs variables"},
+        {"kvm", "minimal VMM: VMs, memslots, guest programs, dirty logging, IPA sizes"},
+        {"all", "thp, efi and kvm concurrently"},
+    };
+    for (const auto &n : names) {
+        app.add_subcommand(n[0], n[1])->fallthrough();
+    }
+    auto *hold = app.add_subcommand(
+        "hold", "map a THP region and a small-page region, print 'ready pid=... thp=start-end "
+                "small=start-end anon_huge_kb=N', wait for SIGTERM/SIGINT or EOF on stdin");
+    hold->fallthrough();
+    hold->add_option("--thp-mib", o.thp_mib, "size of the MADV_HUGEPAGE region in MiB")
+        ->required()
+        ->check(CLI::Range(static_cast<std::uint64_t>(0), static_cast<std::uint64_t>(1) << 20));
+    hold->add_option("--small-mib", o.small_mib, "size of the MADV_NOHUGEPAGE region in MiB")
+        ->required()
+        ->check(CLI::Range(static_cast<std::uint64_t>(0), static_cast<std::uint64_t>(1) << 20));
+    app.require_subcommand(0, 1);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp &e) {
+        res.exit_code = app.exit(e, out, err) == 0 ? kExitPass : kExitUsage;
+        return res;
+    } catch (const CLI::CallForAllHelp &e) {
+        res.exit_code = app.exit(e, out, err) == 0 ? kExitPass : kExitUsage;
+        return res;
+    } catch (const CLI::ParseError &e) {
+        err << "ptlab-stress: error: " << e.what() << "\n"
+            << "Run 'ptlab-stress --help' for usage.\n";
+        res.exit_code = kExitUsage;
+        return res;
+    }
+    if (o.list) {
+        out << workload_list();
+        res.exit_code = kExitPass;
+        return res;
+    }
+    for (const auto *sub : app.get_subcommands()) {
+        o.command = sub->get_name();
+    }
+    if (o.command.empty()) {
+        err << "ptlab-stress: error: a subcommand is required: thp, efi, kvm, all or hold\n"
+            << "Run 'ptlab-stress --help' for usage.\n";
+        res.exit_code = kExitUsage;
+        return res;
+    }
+    if (o.command == "hold" && o.thp_mib == 0 && o.small_mib == 0) {
+        err << "ptlab-stress: error: hold: --thp-mib and --small-mib are both 0\n";
+        res.exit_code = kExitUsage;
+        return res;
+    }
+    o.seed_given = seed->count() > 0;
+    if (!o.seed_given) {
+        o.seed = random_seed();
+    }
+    return res;
+}
+
+CliOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, std::ostream &err) {
+    std::vector<const char *> argv;
+    argv.reserve(args.size() + 1);
+    argv.push_back("ptlab-stress");
+    for (const auto &a : args) {
+        argv.push_back(a.c_str());
+    }
+    return parse_cli(static_cast<int>(argv.size()), argv.data(), out, err);
+}
+
+} // namespace ptlab

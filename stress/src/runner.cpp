@@ -1,0 +1,231 @@
+// Runs the workloads of one command (concurrently for `all`), prints progress while they run,
+// checks page-table teardown, and writes the KTAP or JSON report.
+
+#include "procfs.hpp"
+#include "workload.hpp"
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <unistd.h>
+
+namespace ptlab {
+
+namespace {
+
+extern "C" void on_stop_signal(int) { stop_requested().store(true); }
+extern "C" void on_wakeup_signal(int) {}
+
+void install_signal_handlers() {
+    struct sigaction sa {};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop_signal;
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+    // SIGUSR1 interrupts a KVM_RUN that takes too long (no SA_RESTART).
+    sa.sa_handler = on_wakeup_signal;
+    ::sigaction(SIGUSR1, &sa, nullptr);
+}
+
+std::uint64_t meminfo_value(const Meminfo &m, const char *key) {
+    const auto it = m.find(key);
+    return it == m.end() ? 0 : it->second;
+}
+
+Meminfo meminfo_or_empty() {
+    const auto text = read_file_patiently("/proc/meminfo");
+    return text ? parse_meminfo(*text) : Meminfo{};
+}
+
+// PageTables and SecPageTables are back to their values before the run.
+TestNode teardown_check(const Meminfo &before) {
+    TestNode node("teardown");
+    const std::uint64_t tol_kb = 32 * page_size() / 1024;
+    Meminfo after = meminfo_or_empty();
+    auto settled = [&] {
+        return meminfo_value(after, "PageTables") <= meminfo_value(before, "PageTables") + tol_kb &&
+               meminfo_value(after, "SecPageTables") <= meminfo_value(before, "SecPageTables");
+    };
+    for (int i = 0; i < 25 && !settled(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        after = meminfo_or_empty();
+    }
+    if (before.count("PageTables") == 0) {
+        node.skip("pagetables", "no PageTables in /proc/meminfo");
+    } else {
+        const auto b = meminfo_value(before, "PageTables");
+        const auto a = meminfo_value(after, "PageTables");
+        node.check("pagetables", a <= b + tol_kb,
+                   "PageTables before=" + std::to_string(b) + " kB, after=" + std::to_string(a) +
+                       " kB (tolerance " + std::to_string(tol_kb) +
+                       " kB: 32 page-table pages of this process's own mappings)");
+    }
+    if (before.count("SecPageTables") == 0) {
+        node.skip("secpagetables", "no SecPageTables in /proc/meminfo");
+    } else {
+        const auto b = meminfo_value(before, "SecPageTables");
+        const auto a = meminfo_value(after, "SecPageTables");
+        node.check("secpagetables", a <= b,
+                   "SecPageTables before=" + std::to_string(b) + " kB, after=" + std::to_string(a) +
+                       " kB (tolerance 0 kB)");
+    }
+    node.settle();
+    return node;
+}
+
+std::string skip_reasons(const std::vector<TestNode> &tests) {
+    std::string out;
+    for (const auto &t : tests) {
+        if (t.result == Result::Skip) {
+            out += (out.empty() ? "" : "; ") + t.name + ": " + t.skip_reason;
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+int run_workloads(const Options &opts) {
+    install_signal_handlers();
+    std::vector<std::unique_ptr<Workload>> workloads;
+    if (opts.command == "thp" || opts.command == "all") {
+        workloads.push_back(make_thp_workload());
+    }
+    if (opts.command == "efi" || opts.command == "all") {
+        workloads.push_back(make_efi_workload());
+    }
+    if (opts.command == "kvm" || opts.command == "all") {
+        workloads.push_back(make_kvm_workload());
+    }
+    const bool concurrent = workloads.size() > 1;
+
+    std::vector<std::string> header;
+    std::ostringstream what;
+    what << "ptlab-stress " << PTLAB_STRESS_VERSION << ": " << opts.command << " seed=" << opts.seed
+         << (opts.seed_given ? "" : " (random)") << " threads=" << opts.threads;
+    if (opts.iterations) {
+        what << " iterations=" << *opts.iterations;
+    } else {
+        what << " duration=" << opts.effective_duration() << "s";
+    }
+    what << " page=" << page_size() / 1024 << "kB";
+    header.push_back(what.str());
+    header.push_back("reproduce: " + opts.reproduce_command());
+
+    std::ostream &out = std::cout;
+    if (!opts.json) {
+        out << "KTAP version 1\n";
+        for (const auto &h : header) {
+            out << "# " << h << '\n';
+        }
+        out << "1.." << workloads.size() + 1 << '\n' << std::flush;
+    }
+
+    const Meminfo before = meminfo_or_empty();
+    WorkloadContext ctx;
+    ctx.seed = opts.seed;
+    ctx.threads = opts.threads;
+    ctx.iterations = opts.iterations;
+    ctx.duration = opts.effective_duration();
+    ctx.concurrent = concurrent;
+    ctx.mem_percent = opts.mem_percent;
+    ctx.ipa_bits = opts.ipa_bits;
+    ctx.start = Clock::now();
+
+    std::vector<TestNode> results(workloads.size());
+    std::vector<std::thread> threads;
+    JoinGuard join_all(threads);
+    std::atomic<std::size_t> finished{0};
+    for (std::size_t i = 0; i < workloads.size(); ++i) {
+        const bool started = spawn_thread(
+            threads,
+            [&, i] {
+                try {
+                    results[i] = workloads[i]->run(ctx);
+                } catch (const std::exception &e) {
+                    results[i] = TestNode(workloads[i]->name());
+                    results[i].result = Result::Fail;
+                    results[i].diag(std::string("aborted: ") + e.what());
+                }
+                ++finished;
+            },
+            nullptr);
+        if (!started) {
+            results[i] = TestNode(workloads[i]->name());
+            results[i].result = Result::Fail;
+            results[i].diag("could not start its thread (clone() kept failing)");
+            ++finished;
+        }
+    }
+    // Progress every 10 s, so a slow guest shows signs of life.
+    double next_report = 10;
+    while (finished.load() < workloads.size()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        const double t = seconds_since(ctx.start);
+        if (t >= next_report) {
+            next_report += 10;
+            std::string line = "progress t=" + std::to_string(static_cast<int>(t)) + "s";
+            for (const auto &w : workloads) {
+                line += " | " + w->name() + " " + w->progress();
+            }
+            if (opts.json) {
+                std::cerr << line << '\n';
+            } else {
+                out << "# " << line << '\n' << std::flush;
+            }
+        }
+    }
+    join_all.join();
+    workloads.clear();
+    results.push_back(teardown_check(before));
+
+    // The teardown check alone does not make a run that skipped everything a pass.
+    bool all_skipped = true;
+    for (std::size_t i = 0; i + 1 < results.size(); ++i) {
+        all_skipped = all_skipped && results[i].result == Result::Skip;
+    }
+    int rc = exit_code_for(results);
+    if (rc == kExitPass && all_skipped) {
+        rc = kExitSkip;
+    }
+    if (opts.json) {
+        nlohmann::json j;
+        j["tool"] = "ptlab-stress";
+        j["version"] = PTLAB_STRESS_VERSION;
+        j["command"] = opts.command;
+        j["seed"] = opts.seed;
+        j["seed_given"] = opts.seed_given;
+        j["threads"] = opts.threads;
+        if (opts.iterations) {
+            j["iterations"] = *opts.iterations;
+        } else {
+            j["duration_s"] = opts.effective_duration();
+        }
+        j["page_size"] = page_size();
+        j["reproduce"] = opts.reproduce_command();
+        j["exit_code"] = rc;
+        j["result"] = rc == kExitPass ? "pass" : rc == kExitSkip ? "skip" : "fail";
+        auto &w = j["workloads"] = nlohmann::json::array();
+        for (std::size_t i = 0; i + 1 < results.size(); ++i) {
+            w.push_back(to_json(results[i]));
+        }
+        j["teardown"] = to_json(results.back());
+        out << j.dump(2) << '\n' << std::flush;
+    } else {
+        int n = 0;
+        for (const auto &r : results) {
+            write_ktap_test(out, r, ++n, 0);
+        }
+        out << std::flush;
+    }
+    if (rc == kExitSkip && !opts.skip_file.empty()) {
+        std::ofstream f(opts.skip_file);
+        f << skip_reasons(results) << '\n';
+    }
+    return rc;
+}
+
+} // namespace ptlab
