@@ -17,6 +17,8 @@ case ${1:-} in
 esac
 RESULTS=$BUILD/results
 export PTLAB=${PTLAB:-$BUILD/harness/ptlab}
+# The full guest plan at series-head; series-base gets boot and audit.
+GUEST_PLANS="boot audit thp efi kvm stress"
 need_tool jq
 
 rm -rf "$RESULTS"
@@ -228,8 +230,11 @@ if [ "$HOST_ONLY" = 0 ]; then
 	log "== kernels and guests"
 	check "kernel: 4k-48 @ series-head builds" build_kernel 4k-48 series-head
 	check "kernel: 64k-48 @ series-head builds" build_kernel 64k-48 series-head
-	guest_run "4k-48 @ series-head" CONFIG=4k-48 STEP=series-head PLANS="boot audit"
-	guest_run "64k-48 @ series-head" CONFIG=64k-48 STEP=series-head PLANS="boot audit"
+	guest_run "4k-48 @ series-head" CONFIG=4k-48 STEP=series-head PLANS="$GUEST_PLANS"
+	guest_run "64k-48 @ series-head" CONFIG=64k-48 STEP=series-head PLANS="$GUEST_PLANS"
+	for c in 4k-48 64k-48; do
+		guest_run "$c @ series-head under fault injection" CONFIG=$c STEP=series-head PLANS=faults ALLOW=alloc_failure
+	done
 	check "harness: a panicking guest fails with the panic excerpt" \
 		expect_failure selftest-panic panic "sysrq triggered crash" CONFIG=4k-48 STEP=series-head PLANS=selftest-panic
 	check "harness: a hung guest fails at the timeout with its last lines" \
@@ -241,7 +246,7 @@ if [ "$HOST_ONLY" = 0 ]; then
 	if [ "$FULL" = 1 ]; then
 		for c in 4k-39 64k-42; do
 			check "kernel: $c @ series-head builds" build_kernel "$c" series-head
-			guest_run "$c @ series-head" CONFIG=$c STEP=series-head PLANS="boot audit"
+			guest_run "$c @ series-head" CONFIG=$c STEP=series-head PLANS="$GUEST_PLANS"
 		done
 	fi
 	check "audit: names efi_mm's PMD tables when pgd_pgtable_alloc() skips their ctor" \
