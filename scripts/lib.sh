@@ -100,8 +100,11 @@ check_flavour_name() {
 		die "unknown FLAVOUR '$1'; valid names: $(fragment_names flavour | tr '\n' ' ')"
 }
 
+# Merged in this order, a later fragment overriding an earlier one: the
+# geometry comes last so it can turn off what its page-table layout cannot
+# build (see configs/geometry/64k-42.config).
 config_fragments() { # config flavour
-	echo "$TOP/configs/base.config $TOP/configs/geometry/$1.config $TOP/configs/flavour/$2.config"
+	echo "$TOP/configs/base.config $TOP/configs/flavour/$2.config $TOP/configs/geometry/$1.config"
 }
 
 # A step is any revision of build/linux; outputs are named after it: its

@@ -1,5 +1,6 @@
 #include "ptlab/cli.hpp"
 
+#include "ptlab/bench.hpp"
 #include "ptlab/expect.hpp"
 #include "ptlab/gtest_import.hpp"
 #include "ptlab/kconfig.hpp"
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <ostream>
 #include <stdexcept>
 
@@ -138,20 +140,27 @@ int summarize(const std::vector<std::string> &files, const OutputOptions &output
 int config_check(const std::string &config_path, const std::vector<std::string> &fragments,
                  std::ostream &out) {
     const DotConfig config = parse_dotconfig(read_lines(config_path));
-    std::size_t checked = 0;
     std::size_t problems = 0;
+    // Fragments merge in order, a later one overriding an earlier one (merge_config.sh); each
+    // option is checked against what the last fragment that names it asks.
+    ConfigFragment merged;
+    std::map<std::string, std::string> asked_by;
     for (const auto &path : fragments) {
         const ConfigFragment fragment = parse_config_fragment(read_lines(path));
         for (const auto &error : fragment.errors) {
             out << path << ": " << error << '\n';
             ++problems;
         }
-        for (const auto &mismatch : check_config(fragment, config)) {
-            out << path << ": " << mismatch.message() << '\n';
-            ++problems;
+        for (const auto &entry : fragment.entries) {
+            merged.entries.push_back(entry);
+            asked_by[entry.symbol] = path;
         }
-        checked += distinct_symbols(fragment);
     }
+    for (const auto &mismatch : check_config(merged, config)) {
+        out << asked_by[mismatch.symbol] << ": " << mismatch.message() << '\n';
+        ++problems;
+    }
+    const std::size_t checked = distinct_symbols(merged);
     if (problems == 0) {
         out << "config-check: " << checked << " options checked, all set as asked\n";
         return 0;
@@ -216,6 +225,37 @@ int matrix_cmd(const std::string &index, const OutputOptions &outputs, std::ostr
                        [](const MatrixCell &c) { return c.outcome == "pass"; })
                ? 0
                : 1;
+}
+
+struct BenchReportArgs {
+    std::string index;
+    std::string base = "series-base";
+    std::string head = "series-head";
+    std::string json;
+    std::string plot_data;
+    std::string gnuplot;
+    std::string png;
+};
+
+int bench_report_cmd(const BenchReportArgs &args, std::ostream &out) {
+    const BenchReport report = build_bench_report(
+        load_bench_runs(read_lines(args.index), std::filesystem::path(args.index).parent_path()),
+        args.base, args.head);
+    print_bench_report(out, report);
+    write_output(args.json, [&](std::ostream &o) { o << bench_report_to_json(report); });
+    write_output(args.plot_data, [&](std::ostream &o) { o << bench_plot_data(report); });
+    if (!args.gnuplot.empty()) {
+        if (args.plot_data.empty() || args.png.empty()) {
+            throw std::runtime_error("--gnuplot needs --plot-data and --png");
+        }
+        // Nothing to draw: no script (make bench then skips the plot).
+        if (!report.throughput.empty()) {
+            write_output(args.gnuplot, [&](std::ostream &o) {
+                o << bench_gnuplot_script(report, args.plot_data, args.png);
+            });
+        }
+    }
+    return report.problems.empty() && !report.throughput.empty() ? 0 : 1;
 }
 
 } // namespace
@@ -311,6 +351,26 @@ int run_cli(int argc, const char *const *argv, std::ostream &out, std::ostream &
         ->check(CLI::ExistingFile);
     add_output_options(matrix_app, matrix_outputs);
 
+    BenchReportArgs bench_args;
+    auto *bench_app = app.add_subcommand(
+        "bench-report", "make bench: head/base table, JSON and plot data from the bench runs' "
+                        "console logs; exit 0 iff every run passed and reported");
+    bench_app
+        ->add_option("INDEX", bench_args.index,
+                     "TSV: config, step, flavour, role (throughput|contention), round, run "
+                     "folder, kernel build folder (relative paths: from INDEX's folder)")
+        ->required()
+        ->check(CLI::ExistingFile);
+    bench_app->add_option("--base", bench_args.base, "the baseline step (default series-base)");
+    bench_app->add_option("--head", bench_args.head, "the step compared (default series-head)");
+    bench_app->add_option("--json", bench_args.json, "write the report as JSON to this file");
+    bench_app->add_option("--plot-data", bench_args.plot_data,
+                          "write gnuplot data (faults/s against threads) to this file");
+    bench_app->add_option("--gnuplot", bench_args.gnuplot,
+                          "write a gnuplot script drawing --plot-data into --png (not when "
+                          "there is no throughput row to draw)");
+    bench_app->add_option("--png", bench_args.png, "the PNG the gnuplot script draws");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
@@ -332,6 +392,9 @@ int run_cli(int argc, const char *const *argv, std::ostream &out, std::ostream &
         }
         if (matrix_app->parsed()) {
             return matrix_cmd(matrix_index, matrix_outputs, out);
+        }
+        if (bench_app->parsed()) {
+            return bench_report_cmd(bench_args, out);
         }
         if (patch_cmd->parsed()) {
             return patch_check(patch_args, out);
