@@ -23,7 +23,8 @@ Examples:
   ptlab-stress thp --duration 20
   ptlab-stress all --threads 2 --duration 40 --seed 12345
   ptlab-stress kvm --iterations 5 --json
-  ptlab-stress hold --thp-mib 64 --small-mib 16)";
+  ptlab-stress hold --thp-mib 64 --small-mib 16
+  ptlab-stress bench --thread-counts 1,2 --reps 5 --json-file /tmp/bench.json)";
 
 } // namespace
 
@@ -39,7 +40,9 @@ std::string workload_list() {
            "kvm   minimal VMM on /dev/kvm: VMs with THP and 4K memslots, generated AArch64\n"
            "      guest code, dirty logging, memslot delete/move, IPA sizes, teardown leak check\n"
            "all   thp, efi and kvm at the same time\n"
-           "hold  map a THP and a small-page region, print their ranges, wait (for audits)\n";
+           "hold  map a THP and a small-page region, print their ranges, wait (for audits)\n"
+           "bench fault throughput of T threads with a PMD table each or one shared (THP), and\n"
+           "      at the PTE level; lock contention from /proc/lock_stat when the kernel has it\n";
 }
 
 std::uint64_t random_seed() {
@@ -53,6 +56,28 @@ std::uint64_t random_seed() {
 
 std::string Options::reproduce_command() const {
     std::ostringstream o;
+    if (command == "bench") {
+        o << "ptlab-stress bench";
+        if (mem_percent != 0) {
+            o << " --mem-percent " << mem_percent;
+        }
+        o << " --reps " << bench.reps << " --warmup " << bench.warmup << " --rep-seconds "
+          << bench.rep_seconds << " --min-faults " << bench.min_faults << " --lock-stat "
+          << bench.lock_stat;
+        auto list = [&](const char *opt, const auto &v) {
+            if (v.empty()) {
+                return;
+            }
+            o << ' ' << opt << ' ';
+            for (std::size_t i = 0; i < v.size(); ++i) {
+                o << (i == 0 ? "" : ",") << v[i];
+            }
+        };
+        list("--thread-counts", bench.thread_counts);
+        list("--layouts", bench.layouts);
+        list("--access", bench.access);
+        return o.str();
+    }
     o << "ptlab-stress " << command << " --seed " << seed << " --threads " << threads;
     if (iterations) {
         o << " --iterations " << *iterations;
@@ -134,6 +159,46 @@ CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::
     hold->add_option("--small-mib", o.small_mib, "size of the MADV_NOHUGEPAGE region in MiB")
         ->required()
         ->check(CLI::Range(static_cast<std::uint64_t>(0), static_cast<std::uint64_t>(1) << 20));
+    BenchOptions &b = o.bench;
+    auto *bench = app.add_subcommand(
+        "bench", "fault throughput per thread count: THP faults with a PMD table per thread "
+                 "(thp-private) or one for all (thp-shared), and PTE-level faults; KTAP, JSON");
+    bench->fallthrough();
+    bench
+        ->add_option("--thread-counts", b.thread_counts,
+                     "thread counts to measure (default: 1, 2, 4, ... up to the online CPUs)")
+        ->type_name("N,...")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 64));
+    bench
+        ->add_option("--layouts", b.layouts,
+                     "layouts (default: all): thp-private, thp-shared, pte-private, pte-shared")
+        ->type_name("NAME,...")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"thp-private", "thp-shared", "pte-private", "pte-shared"}));
+    bench
+        ->add_option("--access", b.access,
+                     "how pages are faulted (default write; read maps the (huge) zero page)")
+        ->type_name("write|read,...")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"write", "read"}));
+    bench->add_option("--reps", b.reps, "measured repetitions per cell (default 5)")
+        ->check(CLI::Range(1, 1000));
+    bench->add_option("--warmup", b.warmup, "repetitions run first and discarded (default 1)")
+        ->check(CLI::Range(0, 100));
+    bench->add_option("--rep-seconds", b.rep_seconds, "length of a repetition (default 1)")
+        ->type_name("SECONDS")
+        ->check(CLI::Range(0.01, 3600.0));
+    bench
+        ->add_option("--min-faults", b.min_faults,
+                     "a repetition goes on until every thread faulted this often (default 2)")
+        ->check(CLI::Range(1, 1000000));
+    bench
+        ->add_option("--lock-stat", b.lock_stat,
+                     "read /proc/lock_stat around each repetition: auto (default), on, off")
+        ->check(CLI::IsMember({"auto", "on", "off"}));
+    bench->add_option("--json-file", b.json_file, "also write the JSON report to PATH")
+        ->type_name("PATH");
     app.require_subcommand(0, 1);
 
     try {
@@ -159,7 +224,7 @@ CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::
         o.command = sub->get_name();
     }
     if (o.command.empty()) {
-        err << "ptlab-stress: error: a subcommand is required: thp, efi, kvm, all or hold\n"
+        err << "ptlab-stress: error: a subcommand is required: thp, efi, kvm, all, hold or bench\n"
             << "Run 'ptlab-stress --help' for usage.\n";
         res.exit_code = kExitUsage;
         return res;

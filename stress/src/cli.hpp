@@ -15,8 +15,21 @@ constexpr int kExitUsage = 2;
 constexpr int kExitSkip = 4;
 constexpr double kDefaultDuration = 10.0;
 
+// ptlab-stress bench: fault throughput per thread count and layout (bench.cpp).
+struct BenchOptions {
+    std::vector<unsigned> thread_counts; // empty: 1, 2, 4, ... up to the online CPUs
+    std::vector<std::string> layouts;    // empty: thp-private, thp-shared, pte-private, pte-shared
+    std::vector<std::string> access{"write"}; // write and/or read (THP read: huge zero page)
+    unsigned reps = 5;                        // measured repetitions per cell
+    unsigned warmup = 1;                      // repetitions run first and thrown away
+    double rep_seconds = 1.0;                 // length of one repetition
+    unsigned min_faults = 2;                  // a repetition lasts until every thread did this many
+    std::string lock_stat = "auto";           // auto (when /proc/lock_stat exists), on, off
+    std::string json_file; // also write the JSON report here (with KTAP on stdout)
+};
+
 struct Options {
-    std::string command;                     // thp, efi, kvm, all, hold (empty with --list)
+    std::string command;                     // thp, efi, kvm, all, hold, bench (empty with --list)
     unsigned threads = 2;                    // worker threads per workload
     std::optional<double> duration;          // seconds
     std::optional<std::uint64_t> iterations; // operations per worker thread
@@ -30,6 +43,7 @@ struct Options {
     bool make_it_fail = false;      // opt this process into fault injection once started
     std::uint64_t thp_mib = 0;      // hold
     std::uint64_t small_mib = 0;    // hold
+    BenchOptions bench;             // bench
 
     [[nodiscard]] double effective_duration() const {
         return duration.value_or(iterations ? 0.0 : kDefaultDuration);

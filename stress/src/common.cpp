@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -140,15 +141,15 @@ void Mapping::reset() {
     len_ = 0;
 }
 
+bool is_expected_mmap_errno(int err, int flags) {
+    return is_expected_errno(err) || (err == ENOSPC && (flags & MAP_SHARED) != 0 &&
+                                      (flags & MAP_ANONYMOUS) != 0 && fault_injection_active());
+}
+
 void *mmap_anonymous(std::size_t len, int prot, int flags) {
     for (int i = 0;; ++i) {
         void *p = ::mmap(nullptr, len, prot, flags | MAP_ANONYMOUS, -1, 0);
-        // A shared anonymous mapping needs a shmem inode; when fault injection fails its
-        // allocation, 6.1's shmem_get_inode() reports ENOSPC rather than ENOMEM.
-        const bool expected =
-            is_expected_errno(errno) ||
-            (errno == ENOSPC && (flags & MAP_SHARED) != 0 && fault_injection_active());
-        if (p != MAP_FAILED || !expected || i >= 2000) {
+        if (p != MAP_FAILED || !is_expected_mmap_errno(errno, flags | MAP_ANONYMOUS) || i >= 2000) {
             return p;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -197,21 +198,91 @@ bool spawn_thread(std::vector<std::thread> &threads, const std::function<void()>
     return false;
 }
 
+namespace {
+
+// Set once this process opted itself into fault injection: from then on its own procfs files
+// are no reliable witness (see fault_injection_active()).
+std::atomic<bool> g_self_make_it_fail{false};
+
+// Writes /proc/thread-self/make-it-fail. Under fault injection the lookup of the file fails
+// now and then (6.1's proc_pident_instantiate() turns a failed inode allocation into ENOENT),
+// and so may the open(): retried for up to ~2 s.
+bool write_thread_make_it_fail(char value) {
+    for (int i = 0; i < 2000; ++i) {
+        const Fd fd(::open("/proc/thread-self/make-it-fail", O_WRONLY | O_CLOEXEC));
+        if (fd.valid() && ::write(fd.get(), &value, 1) == 1) {
+            return true;
+        }
+        const int err = errno;
+        if (!g_self_make_it_fail.load() || (!is_expected_errno(err) && err != ENOENT)) {
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+}
+
+} // namespace
+
 bool set_make_it_fail() {
-    const Fd fd(::open("/proc/thread-self/make-it-fail", O_WRONLY | O_CLOEXEC));
-    return fd.valid() && ::write(fd.get(), "1", 1) == 1;
+    if (!write_thread_make_it_fail('1')) {
+        return false;
+    }
+    g_self_make_it_fail = true;
+    return true;
+}
+
+FaultInjectionPause::FaultInjectionPause() {
+    sigset_t all;
+    sigfillset(&all);
+    blocked_ = ::pthread_sigmask(SIG_BLOCK, &all, &old_mask_) == 0;
+    if (g_self_make_it_fail.load()) {
+        if (!write_thread_make_it_fail('0')) {
+            throw SysError("pausing fault injection: write /proc/thread-self/make-it-fail", errno);
+        }
+        paused_ = true;
+    }
+}
+
+FaultInjectionPause::~FaultInjectionPause() {
+    // A thread that stayed out of fault injection would only make the run milder.
+    if (paused_) {
+        (void)write_thread_make_it_fail('1');
+    }
+    if (blocked_) {
+        ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+    }
+}
+
+bool is_injected_procfs_enoent(int err, std::string_view path) {
+    return err == ENOENT && path.starts_with("/proc/") && fault_injection_active();
 }
 
 bool fault_injection_active() {
+    // Under fault injection open() and read() fail with ENOMEM now and then: retry, or a run
+    // would take itself for one without fault injection.
     auto read = [](const char *path) {
-        const Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
         char buf[32] = {};
-        if (!fd.valid() || ::read(fd.get(), buf, sizeof buf - 1) <= 0) {
-            return std::string();
+        for (int i = 0; i < 2000; ++i) {
+            const Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
+            const int err = errno;
+            if (!fd.valid() && !is_expected_errno(err)) {
+                break;
+            }
+            if (fd.valid()) {
+                const ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+                if (n > 0) {
+                    return std::string(buf, static_cast<std::size_t>(n));
+                }
+                if (n == 0 || !is_expected_errno(errno)) {
+                    break;
+                }
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
-        return std::string(buf);
+        return std::string();
     };
-    if (read("/proc/self/make-it-fail").starts_with("1")) {
+    if (g_self_make_it_fail.load() || read("/proc/self/make-it-fail").starts_with("1")) {
         return true;
     }
     for (const char *d : {"/sys/kernel/debug/failslab", "/sys/kernel/debug/fail_page_alloc"}) {

@@ -19,6 +19,9 @@ constexpr std::uint64_t kWordStep = 0x9e3779b97f4a7c15ULL;
 // pattern of the generation or all zeros (after an operation that failed half-way).
 constexpr std::uint32_t kGenMask = 0x3fffffffU;
 constexpr std::uint32_t kGenMaybeZero = 0x80000000U;
+// kGenGone marks a page that is no longer accessible (a re-map or an mprotect restore that kept
+// failing left a hole or a protected page): it is neither written nor checked any more.
+constexpr std::uint32_t kGenGone = 0x40000000U;
 
 std::uint64_t page_seed(std::uint64_t salt, std::uint64_t page_address, std::uint32_t gen);
 

@@ -47,7 +47,7 @@ std::optional<std::string> read_file_patiently(const std::string &path, int *err
     for (int i = 0; i < 2000; ++i) {
         e = 0;
         auto s = try_read_file(path, &e);
-        if (s || !is_expected_errno(e)) {
+        if (s || !(is_expected_errno(e) || is_injected_procfs_enoent(e, path))) {
             if (err != nullptr) {
                 *err = e;
             }
@@ -259,6 +259,32 @@ std::uint64_t smaps_sum(const std::vector<SmapsEntry> &entries, std::string_view
         }
     }
     return sum;
+}
+
+std::uint64_t page_table_pages_bound(const std::vector<SmapsEntry> &entries,
+                                     std::uint64_t page_size) {
+    const std::uint64_t per_table = page_size / 8;
+    std::uint64_t span = page_size * per_table; // what one PTE table maps
+    std::uint64_t pages = 0;
+    for (int level = 0; level < 3 && span != 0; ++level) {
+        std::uint64_t last = UINT64_MAX; // last span counted (entries are sorted by address)
+        for (const auto &e : entries) {
+            if (e.end <= e.start) {
+                continue;
+            }
+            std::uint64_t first = e.start / span;
+            const std::uint64_t final = (e.end - 1) / span;
+            if (first == last) {
+                ++first;
+            }
+            if (first <= final) {
+                pages += final - first + 1;
+                last = final;
+            }
+        }
+        span = span > UINT64_MAX / per_table ? 0 : span * per_table;
+    }
+    return pages;
 }
 
 std::string smaps_entry_problem(const SmapsEntry &e, std::uint64_t pmd_kb) {

@@ -47,6 +47,14 @@ std::vector<SmapsEntry> parse_smaps(std::string_view text);
 std::uint64_t smaps_sum(const std::vector<SmapsEntry> &entries, std::string_view field,
                         std::uint64_t start = 0, std::uint64_t end = UINT64_MAX);
 
+// How many page-table pages the mappings could need at most below the top level: one table
+// per distinct table-sized span the VMAs touch at each level (a PTE table spans page_size *
+// page_size / 8 bytes, the next level 512 or 8192 times that, ...), three levels. Folded levels
+// make it an overestimate, which is what a leak tolerance wants: table pages that the
+// process's own mappings explain.
+std::uint64_t page_table_pages_bound(const std::vector<SmapsEntry> &entries,
+                                     std::uint64_t page_size);
+
 // Consistency of one entry: AnonHugePages <= Rss <= Size, huge page counters multiples of the
 // PMD huge page size. Returns a description of the first violation, or empty.
 std::string smaps_entry_problem(const SmapsEntry &e, std::uint64_t pmd_kb);

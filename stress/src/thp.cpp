@@ -22,12 +22,15 @@
 #include <array>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/ucontext.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -110,6 +113,83 @@ struct History {
     OpRecord &last() { return ring[(n + kHistory - 1) % kHistory]; }
 };
 thread_local History *t_history = nullptr;
+thread_local const char *t_phase = "?"; // what this thread is doing, for a fatal fault
+
+// ---------------------------------------------------------------- fatal fault diagnostics
+// A SIGSEGV or SIGBUS inside the arena: print what this thread was doing and the arena's
+// mappings (async-signal-safe: snprintf of integers and strings, read(), write()), then hand
+// the signal on to the handler installed before (main.cpp's bail-out).
+struct sigaction g_prev_segv {};
+struct sigaction g_prev_bus {};
+std::uintptr_t g_arena_lo = 0;
+std::uintptr_t g_arena_hi = 0;
+pid_t g_parent_pid = 0;
+char g_maps_buf[1 << 16];
+
+void say(const char *s, std::size_t n) { (void)!::write(STDOUT_FILENO, s, n); }
+
+extern "C" void on_arena_fault(int sig, siginfo_t *info, void *uc) {
+    const auto addr = reinterpret_cast<std::uintptr_t>(info->si_addr);
+    unsigned long long pc = 0;
+#if defined(__aarch64__)
+    pc = static_cast<const ucontext_t *>(uc)->uc_mcontext.pc;
+#endif
+    char buf[512];
+    int n = std::snprintf(buf, sizeof buf,
+                          "# thp: signal %d si_code %d at %#lx pc %#llx (arena %#lx-%#lx), %s, "
+                          "%s\n",
+                          sig, info->si_code, static_cast<unsigned long>(addr), pc,
+                          static_cast<unsigned long>(g_arena_lo),
+                          static_cast<unsigned long>(g_arena_hi),
+                          ::getpid() == g_parent_pid ? "parent" : "fork child", t_phase);
+    say(buf, static_cast<std::size_t>(std::max(n, 0)));
+    if (t_history != nullptr && t_history->n != 0) {
+        const std::size_t k = std::min(t_history->n, kHistory);
+        for (std::size_t i = t_history->n - k; i < t_history->n; ++i) {
+            const OpRecord &o = t_history->ring[i % kHistory];
+            n = std::snprintf(buf, sizeof buf, "#   op %s %s pages %zu+%zu note %d\n",
+                              o.op < OpCount ? kOpNames[o.op] : "?",
+                              o.region != nullptr ? o.region->label.c_str() : "?", o.first, o.count,
+                              o.note);
+            say(buf, static_cast<std::size_t>(std::max(n, 0)));
+        }
+    }
+    if (addr >= g_arena_lo && addr < g_arena_hi) {
+        const int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+        std::size_t len = 0;
+        while (fd >= 0 && len < sizeof g_maps_buf - 1) {
+            const ssize_t r = ::read(fd, g_maps_buf + len, sizeof g_maps_buf - 1 - len);
+            if (r <= 0) {
+                break;
+            }
+            len += static_cast<std::size_t>(r);
+        }
+        if (fd >= 0) {
+            ::close(fd);
+        }
+        g_maps_buf[len] = '\0';
+        for (std::size_t i = 0; i < len;) {
+            std::size_t e = i;
+            while (e < len && g_maps_buf[e] != '\n') {
+                ++e;
+            }
+            char *dash = nullptr;
+            const unsigned long lo = std::strtoul(g_maps_buf + i, &dash, 16);
+            const unsigned long hi = std::strtoul(dash + 1, nullptr, 16);
+            if (hi > g_arena_lo && lo < g_arena_hi) {
+                say("#   ", 4);
+                say(g_maps_buf + i, e - i + 1);
+            }
+            i = e + 1;
+        }
+    }
+    const struct sigaction &prev = sig == SIGSEGV ? g_prev_segv : g_prev_bus;
+    if ((prev.sa_flags & SA_SIGINFO) != 0 && prev.sa_sigaction != nullptr) {
+        prev.sa_sigaction(sig, info, uc);
+        return;
+    }
+    ::signal(sig, SIG_DFL);
+}
 
 struct ForkReport {
     int stage;
@@ -167,8 +247,10 @@ private:
     std::string describe_context(const Region &r) const;
     void write_page(Region &r, std::size_t p, std::uint32_t gen);
     void unexpected(const std::string &what, int err);
-    bool remap_hole(Region &r, char *addr, std::size_t len);
-    bool restore_rw(char *addr, std::size_t len);
+    bool expected_mmap_failure(int err, int flags);
+    bool remap_hole(Region &r, std::size_t first, std::size_t n);
+    bool restore_rw(Region &r, std::size_t first, std::size_t n);
+    void give_up(Region &r, std::size_t first, std::size_t n, const std::string &why);
 
     [[nodiscard]] std::uint64_t total_ops() const {
         std::uint64_t n = 0;
@@ -190,6 +272,8 @@ private:
     std::atomic<bool> workers_done_{false};
     bool fault_injection_ = false;
     std::atomic<std::uint64_t> enfile_injected_{0};
+    std::atomic<std::uint64_t> enospc_injected_{0}; // shmem mmap() failing with ENOSPC
+    std::atomic<std::uint64_t> enoent_injected_{0}; // /proc/self/smaps failing with ENOENT
 
     std::array<std::atomic<std::uint64_t>, OpCount> op_counts_{};
     ErrorCounters expected_;
@@ -221,6 +305,39 @@ std::uint64_t read_u64(const std::string &path) {
     } catch (const std::exception &) {
         return 0;
     }
+}
+
+// SettingOverride::set() and restore(), retried: under fault injection opening or writing a
+// sysfs file fails with ENOMEM now and then. restore() forgets the setting even when its write
+// fails, so the old value is written back here.
+bool set_patiently(SettingOverride &s, const std::string &path, const std::string &value,
+                   std::string *err) {
+    for (int i = 0; i < 200; ++i) {
+        if (s.set(path, value, err)) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+}
+
+bool restore_patiently(SettingOverride &s, const std::string &path, std::string *err) {
+    if (s.restore(err)) {
+        return true;
+    }
+    for (int i = 0; i < 2000; ++i) {
+        try {
+            write_file(path, s.old_value());
+            return true;
+        } catch (const SysError &e) {
+            if (!is_expected_errno(e.err())) {
+                *err = e.what();
+                return false;
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
 }
 
 // ---------------------------------------------------------------- setup
@@ -352,32 +469,56 @@ void ThpWorkload::place_arena() {
     arena_next_ = align_down(std::max<std::uint64_t>(top / 4, 1ULL << 32), pmd_);
 }
 
+// Maps r in the arena: a PROT_NONE reservation of both halves, the first half mapped. Throws
+// SysError; whatever failed is undone (the caller retries expected errnos).
 void ThpWorkload::map_region(Region &r) {
     const std::size_t span = r.owner >= 0 ? 2 * r.size : r.size;
-    void *want = reinterpret_cast<void *>(arena_next_);
-    void *p = ::mmap(want, span, PROT_NONE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    void *want = nullptr;
+    void *p = MAP_FAILED;
+    for (int taken = 0; taken < 64; ++taken) {
+        want = reinterpret_cast<void *>(arena_next_);
+        p = ::mmap(want, span, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+        if (p != MAP_FAILED || errno != EEXIST) {
+            break;
+        }
+        arena_next_ += span + pmd_; // something lives there already: further up
+    }
+    if (p == MAP_FAILED) {
+        // An expected errno (fault injection) is retried by the caller, at the same place: the
+        // region must not leave the arena because one allocation failed.
+        throw SysError("mmap " + r.label + " reservation at " +
+                           hex(reinterpret_cast<std::uintptr_t>(want)),
+                       errno);
+    }
     if (p == want) {
         r.reservation = Mapping(p, span);
-        arena_next_ += span + pmd_;
     } else {
-        if (p != MAP_FAILED) {
-            ::munmap(p, span); // a kernel without MAP_FIXED_NOREPLACE took it as a hint
-        }
+        ::munmap(p, span); // a kernel without MAP_FIXED_NOREPLACE took it as a hint
         r.reservation = map_aligned(span, pmd_, PROT_NONE, MAP_PRIVATE | MAP_NORESERVE);
     }
     r.half[0] = r.reservation.bytes();
     r.half[1] = r.owner >= 0 ? r.reservation.bytes() + r.size : nullptr;
     if (::mmap(r.half[0], r.size, PROT_READ | PROT_WRITE, r.map_flags() | MAP_FIXED, -1, 0) ==
         MAP_FAILED) {
-        throw SysError("mmap " + r.label + " (" + std::to_string(r.size >> 20) + " MiB)", errno);
+        const int err = errno;
+        r.reservation.reset();
+        throw SysError("mmap " + r.label + " (" + std::to_string(r.size >> 20) + " MiB)", err);
     }
     if (::madvise(r.half[0], r.size, MADV_HUGEPAGE) != 0) {
-        throw SysError("madvise(MADV_HUGEPAGE) " + r.label, errno);
+        const int err = errno;
+        r.reservation.reset();
+        throw SysError("madvise(MADV_HUGEPAGE) " + r.label, err);
+    }
+    if (p == want) {
+        arena_next_ += span + pmd_;
     }
 }
 
 void ThpWorkload::write_page(Region &r, std::size_t p, std::uint32_t gen) {
+    if ((r.gen[p] & kGenGone) != 0) {
+        return;
+    }
     fill_page(r.page_addr(p, pg_), pg_, r.salt, p * pg_, gen);
     r.gen[p] = gen;
 }
@@ -424,6 +565,9 @@ std::string ThpWorkload::describe_context(const Region &r) const {
 bool ThpWorkload::verify_page_at(Region &r, std::size_t p, const char *after) {
     const char *addr = r.page_addr(p, pg_);
     const std::uint32_t g = r.gen[p];
+    if ((g & kGenGone) != 0) {
+        return true;
+    }
     const auto m = verify_page(addr, pg_, r.salt, p * pg_, g);
     pages_checked_.fetch_add(1, std::memory_order_relaxed);
     if (!m) {
@@ -457,7 +601,35 @@ void ThpWorkload::unexpected(const std::string &what, int err) {
     failures_.add(what + ": " + errno_text(err));
 }
 
-bool ThpWorkload::remap_hole(Region &r, char *addr, std::size_t len) {
+// Counts err as an expected failure of an mmap() with these flags (see is_expected_mmap_errno()).
+bool ThpWorkload::expected_mmap_failure(int err, int flags) {
+    if (expected_.count(err)) {
+        return true;
+    }
+    if (err == ENOSPC && fault_injection_ && is_expected_mmap_errno(err, flags)) {
+        ++enospc_injected_;
+        return true;
+    }
+    return false;
+}
+
+// Pages [first, first + n) of r could not be made accessible again: the run stops, and nothing
+// touches them any more (the final check included), so a hole stays a reported failure and
+// never becomes a SIGSEGV.
+void ThpWorkload::give_up(Region &r, std::size_t first, std::size_t n, const std::string &why) {
+    for (std::size_t p = first; p < first + n; ++p) {
+        r.gen[p] |= kGenGone;
+    }
+    failures_.add(why + " at " + hex(reinterpret_cast<std::uintptr_t>(r.page_addr(first, pg_))) +
+                  " in " + r.label + " (pages " + std::to_string(first) + "+" + std::to_string(n) +
+                  "): stopping the run");
+    stop_requested() = true;
+}
+
+// Maps pages [first, first + n) of r (within one PMD chunk), just unmapped, again.
+bool ThpWorkload::remap_hole(Region &r, std::size_t first, std::size_t n) {
+    char *addr = r.page_addr(first, pg_);
+    const std::size_t len = n * pg_;
     for (int i = 0; i < kRestoreTries; ++i) {
         void *p = ::mmap(addr, len, PROT_READ | PROT_WRITE, r.map_flags() | MAP_FIXED, -1, 0);
         if (p != MAP_FAILED) {
@@ -467,21 +639,21 @@ bool ThpWorkload::remap_hole(Region &r, char *addr, std::size_t len) {
             return true;
         }
         const int err = errno;
-        if (!expected_.count(err)) {
+        if (!expected_mmap_failure(err, r.map_flags())) {
             unexpected("mmap(MAP_FIXED) re-map of a hole in " + r.label, err);
             break;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    failures_.add("could not re-map " + hex(reinterpret_cast<std::uintptr_t>(addr)) + " in " +
-                  r.label + ": stopping the run");
-    stop_requested() = true;
+    give_up(r, first, n, "could not re-map the hole");
     return false;
 }
 
-bool ThpWorkload::restore_rw(char *addr, std::size_t len) {
+// Makes pages [first, first + n) of r (within one PMD chunk) readable and writable again.
+bool ThpWorkload::restore_rw(Region &r, std::size_t first, std::size_t n) {
+    char *addr = r.page_addr(first, pg_);
     for (int i = 0; i < kRestoreTries; ++i) {
-        if (::mprotect(addr, len, PROT_READ | PROT_WRITE) == 0) {
+        if (::mprotect(addr, n * pg_, PROT_READ | PROT_WRITE) == 0) {
             return true;
         }
         const int err = errno;
@@ -491,9 +663,7 @@ bool ThpWorkload::restore_rw(char *addr, std::size_t len) {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    failures_.add("could not make " + hex(reinterpret_cast<std::uintptr_t>(addr)) +
-                  " writable again: stopping the run");
-    stop_requested() = true;
+    give_up(r, first, n, "could not make the pages writable again");
     return false;
 }
 
@@ -626,7 +796,7 @@ void ThpWorkload::op_munmap(Region &r, Range rg) {
         for (std::size_t p = first; p < first + n; ++p) {
             r.gen[p] = 0;
         }
-        remap_hole(r, addr, n * pg_);
+        remap_hole(r, first, n);
     });
     if (!stop_requested()) {
         op_read(r, rg, "munmap + re-map");
@@ -647,7 +817,7 @@ void ThpWorkload::op_mprotect(Region &r, Range rg, Rng &rng) {
         op_read(r, rg, "mprotect(PROT_READ)");
     }
     for_each_piece(r, rg,
-                   [&](char *addr, std::size_t, std::size_t n) { restore_rw(addr, n * pg_); });
+                   [&](char *, std::size_t first, std::size_t n) { restore_rw(r, first, n); });
 }
 
 // The VMAs of this process that intersect [lo, hi), clipped to it, from /proc/self/maps.
@@ -768,9 +938,9 @@ void ThpWorkload::op_mremap(Region &r, Rng &rng) {
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
         if (back != 0) {
-            failures_.add("mremap " + r.label + ": could not move a piece back: " +
-                          errno_text(back) + "; stopping the run");
-            stop_requested() = true;
+            // Where the pages are now is unknown: leave the chunks alone from here on.
+            give_up(r, c0 * r.pages_per_pmd, k * r.pages_per_pmd,
+                    "mremap: could not move a piece back (" + errno_text(back) + ")");
             return;
         }
         reserve_gaps(dst + (from - src), n);
@@ -840,6 +1010,9 @@ void ThpWorkload::op_verify_chunk(Region &r, Rng &rng, unsigned t) {
     auto check = [&](int stage, bool next, bool child_gen) {
         for (std::size_t p = first; p < first + count; ++p) {
             std::uint32_t g = r.gen[p];
+            if ((g & kGenGone) != 0) {
+                continue;
+            }
             if (next) {
                 g = next_gen(g);
             }
@@ -858,6 +1031,7 @@ void ThpWorkload::op_verify_chunk(Region &r, Rng &rng, unsigned t) {
             }
         }
     };
+    t_phase = "fork child";
     check(1, false, false);
     char b = 'c';
     if (::write(to_parent, &b, 1) != 1 || ::read(from_parent, &b, 1) != 1) {
@@ -869,7 +1043,9 @@ void ThpWorkload::op_verify_chunk(Region &r, Rng &rng, unsigned t) {
     }
     check(2, false, false);
     for (std::size_t p = first; p < first + count; ++p) {
-        fill_page(r.page_addr(p, pg), pg, r.salt, p * pg, (r.gen[p] & kGenMask) | 0x20000000U);
+        if ((r.gen[p] & kGenGone) == 0) {
+            fill_page(r.page_addr(p, pg), pg, r.salt, p * pg, (r.gen[p] & kGenMask) | 0x20000000U);
+        }
     }
     check(3, false, true);
     ::_exit(0);
@@ -975,6 +1151,7 @@ void ThpWorkload::worker(unsigned t, const WorkloadContext &ctx) {
     }
     History history;
     t_history = &history;
+    t_phase = "worker";
     std::uint64_t done = 0;
     while (!ctx.should_stop(done)) {
         Region &r = pick_region(rng, t);
@@ -1028,7 +1205,9 @@ void ThpWorkload::sample_smaps(bool record_problems) {
     int err = 0;
     const auto text = try_read_file("/proc/self/smaps", &err);
     if (!text) {
-        if (!expected_.count(err)) {
+        if (is_injected_procfs_enoent(err, "/proc/self/smaps")) {
+            ++enoent_injected_;
+        } else if (!expected_.count(err)) {
             smaps_problems_.add("read /proc/self/smaps: " + errno_text(err));
         }
         return;
@@ -1094,6 +1273,16 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
     pg_ = page_size();
     nthreads_ = ctx.threads;
     fault_injection_ = fault_injection_active();
+    g_parent_pid = ::getpid();
+    {
+        struct sigaction sa {};
+        sigemptyset(&sa.sa_mask);
+        sa.sa_sigaction = on_arena_fault;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        ::sigaction(SIGSEGV, &sa, &g_prev_segv);
+        ::sigaction(SIGBUS, &sa, &g_prev_bus);
+    }
+    t_phase = "setup";
     if (!probe(node)) {
         return node;
     }
@@ -1111,17 +1300,19 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
     SettingOverride scan_sleep;
     SettingOverride shmem_enabled;
     std::string err;
-    if (scan_sleep.set(kThpDir + "/khugepaged/scan_sleep_millisecs", "100", &err)) {
+    const std::string scan_sleep_path = kThpDir + "/khugepaged/scan_sleep_millisecs";
+    const std::string shmem_enabled_path = kThpDir + "/shmem_enabled";
+    if (set_patiently(scan_sleep, scan_sleep_path, "100", &err)) {
         setting_notes.push_back("khugepaged scan_sleep_millisecs " + scan_sleep.old_value() +
                                 " -> 100");
     } else {
         setting_notes.push_back("khugepaged scan_sleep_millisecs unchanged: " + err);
     }
-    const auto shmem_mode = read_file_patiently(kThpDir + "/shmem_enabled");
+    const auto shmem_mode = read_file_patiently(shmem_enabled_path);
     if (shmem_mode) {
         const std::string m = sysfs_choice(*shmem_mode);
         if (m == "never" || m == "deny") {
-            if (shmem_enabled.set(kThpDir + "/shmem_enabled", "advise", &err)) {
+            if (set_patiently(shmem_enabled, shmem_enabled_path, "advise", &err)) {
                 setting_notes.push_back("shmem_enabled " + m + " -> advise");
             } else {
                 setting_notes.push_back("shmem_enabled stays " + m + ": " + err);
@@ -1143,10 +1334,9 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
                     map_region(*r);
                     break;
                 } catch (const SysError &e) {
-                    if (!is_expected_errno(e.err()) || tries >= 2000) {
+                    if (tries >= 2000 || !expected_mmap_failure(e.err(), r->map_flags())) {
                         throw;
                     }
-                    expected_.count(e.err());
                     std::this_thread::sleep_for(std::chrono::milliseconds(1));
                 }
             }
@@ -1162,6 +1352,13 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
             }
             fork_reports_.emplace_back(p, pg_);
         }
+        g_arena_lo = ~std::uintptr_t{0};
+        for (const auto &r : regions_) {
+            const auto lo = reinterpret_cast<std::uintptr_t>(r->reservation.get());
+            g_arena_lo = std::min(g_arena_lo, lo);
+            g_arena_hi = std::max(g_arena_hi, lo + r->reservation.size());
+        }
+        t_phase = "initial fault-in";
         initial_fault_in();
     } catch (const SysError &e) {
         setup.result = Result::Fail;
@@ -1202,6 +1399,7 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
     workers_done_ = true;
     join_readers.join();
     sample_smaps(false);
+    t_phase = "final check";
     final_verify();
     const std::uint64_t khp_after = read_u64(kThpDir + "/khugepaged/pages_collapsed");
 
@@ -1212,7 +1410,8 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
     }
     fork_reports_.clear();
     std::string restore_err;
-    const bool restored = scan_sleep.restore(&restore_err) && shmem_enabled.restore(&restore_err);
+    const bool restored = restore_patiently(scan_sleep, scan_sleep_path, &restore_err) &&
+                          restore_patiently(shmem_enabled, shmem_enabled_path, &restore_err);
 
     // ---- results
     const std::uint64_t ops = total_ops();
@@ -1236,6 +1435,17 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
         opsn.diag("pipe2() failed with ENFILE under fault injection " +
                   std::to_string(enfile_injected_.load()) +
                   " times (Linux 6.1 create_pipe_files() reports a failed inode allocation so)");
+    }
+    if (enoent_injected_ != 0) {
+        opsn.diag("open(/proc/self/smaps) failed with ENOENT under fault injection " +
+                  std::to_string(enoent_injected_.load()) +
+                  " times (Linux 6.1 proc_pident_instantiate() reports a failed inode "
+                  "allocation so)");
+    }
+    if (enospc_injected_ != 0) {
+        opsn.diag("mmap(MAP_SHARED|MAP_ANONYMOUS) failed with ENOSPC under fault injection " +
+                  std::to_string(enospc_injected_.load()) +
+                  " times (Linux 6.1 __shmem_file_setup() reports a failed shmem_get_inode() so)");
     }
     for (const auto &m : failures_.messages()) {
         opsn.diag(m);

@@ -99,6 +99,23 @@ TEST(Smaps, MapsFormatHasNoFields) {
     EXPECT_TRUE(e[1].kb.empty());
 }
 
+TEST(Smaps, PageTablePagesBound) {
+    // 4K pages: a PTE table maps 2 MiB, a PMD table 1 GiB, a PUD table 512 GiB.
+    const auto one = parse_smaps("400000-401000 r-xp 00000000 08:02 1 /bin/x\n");
+    EXPECT_EQ(page_table_pages_bound(one, 4096), 3U);
+    // Two VMAs in the same 2 MiB share every table; a third 4 MiB away needs one more PTE table.
+    const auto three = parse_smaps("400000-401000 r-xp 00000000 08:02 1 /bin/x\n"
+                                   "401000-402000 rw-p 00000000 08:02 1 /bin/x\n"
+                                   "800000-a00000 rw-p 00000000 00:00 0\n");
+    EXPECT_EQ(page_table_pages_bound(three, 4096), 4U);
+    // A 4 MiB VMA straddling a 1 GiB boundary: 2 PTE tables, 2 PMD tables, 1 PUD table.
+    const auto straddle = parse_smaps("3ff00000-40100000 rw-p 00000000 00:00 0\n");
+    EXPECT_EQ(page_table_pages_bound(straddle, 4096), 5U);
+    // 64K pages: a PTE table maps 512 MiB, so the three VMAs above need one table per level.
+    EXPECT_EQ(page_table_pages_bound(three, 65536), 3U);
+    EXPECT_EQ(page_table_pages_bound({}, 4096), 0U);
+}
+
 TEST(Smaps, RejectsMalformedInput) {
     EXPECT_THROW(parse_smaps("Rss: 4 kB\n"), std::runtime_error);
     EXPECT_THROW(parse_smaps("2000-1000 rw-p 0 00:00 0\n"), std::runtime_error);
