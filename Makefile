@@ -10,7 +10,7 @@ export CONFIG STEP FLAVOUR PLANS V
 
 export PTLAB := $(CURDIR)/build/harness/ptlab
 
-.PHONY: help deps source harness kernel rootfs run shell test test-full check lint matrix bisect clean distclean
+.PHONY: help deps source harness kernel rootfs run shell test test-full check lint matrix bisect bench clean distclean
 
 help:
 	@echo "make deps       install Debian packages, fetch busybox-static:arm64"
@@ -25,6 +25,7 @@ help:
 	@echo "make test-full  make test on all four configs"
 	@echo "make matrix     every step x every config: build, boot, plans; table, JSON, JUnit"
 	@echo "make bisect     GOOD=<rev> BAD=<rev> CONFIG=<name> PLANS=<plans> [SERIES=<dir>]"
+	@echo "make bench      series-base vs series-head fault throughput and lock contention (CONFIG)"
 	@echo "variables: CONFIG=$(CONFIG) STEP=$(STEP) FLAVOUR=$(FLAVOUR) PLANS='$(PLANS)' V=$(V)"
 	@echo "configs: $(notdir $(basename $(wildcard configs/geometry/*.config)))"
 
@@ -63,6 +64,9 @@ matrix: source harness
 
 bisect: source harness
 	@scripts/bisect.sh
+
+bench: source harness
+	@scripts/bench.sh
 
 lint:
 	@scripts/lint.sh

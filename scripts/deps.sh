@@ -16,6 +16,8 @@ PACKAGES=(
 	g++ g++-aarch64-linux-gnu cmake libgtest-dev nlohmann-json3-dev libcli11-dev
 	# lint
 	shellcheck clang-format
+	# make bench: the plot
+	gnuplot-nox
 )
 BUSYBOX_DIR=$BUILD/busybox
 

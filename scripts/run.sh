@@ -13,15 +13,26 @@ PLANS=${PLANS:-boot}
 TIMEOUT=${TIMEOUT:-900}
 SMP=${SMP:-$QEMU_SMP}
 ALLOW=${ALLOW:-}
+# Extra kernel command-line words for the plans (ptlab.bench_reps=5 ...).
+PTLAB_ARGS=${PTLAB_ARGS:-}
 SHELL_MODE=0
 [ "${1:-}" = --shell ] && SHELL_MODE=1
 
 check_config_name "$CONFIG"
 [ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
 
-kernel_out=$("$TOP/scripts/kernel.sh")
-"$TOP/scripts/stress.sh"
-base_initrd=$("$TOP/scripts/rootfs.sh")
+# PREBUILT=1 (make bench): boot the kernel, stress tool and initramfs as they are built, with
+# no checkout of build/linux: alternating steps would otherwise relink every kernel each time.
+if [ "${PREBUILT:-0}" = 1 ]; then
+	kernel_out=$(kernel_outdir "$CONFIG" "$FLAVOUR" "$STEP")
+	base_initrd=$BUILD/rootfs/base.cpio.gz
+	{ [ -f "$kernel_out/arch/arm64/boot/Image" ] && [ -f "$base_initrd" ]; } ||
+		die "PREBUILT=1: $kernel_out/arch/arm64/boot/Image or $base_initrd is not built"
+else
+	kernel_out=$("$TOP/scripts/kernel.sh")
+	"$TOP/scripts/stress.sh"
+	base_initrd=$("$TOP/scripts/rootfs.sh")
+fi
 
 # The lab's module is built per kernel: it rides in a second cpio archive
 # appended to the base one (the kernel unpacks both).
@@ -58,7 +69,7 @@ else
 fi
 expect=$("$PTLAB" expect --data "$TOP/configs/expectations.json" --config "$CONFIG" --subjects "$subjects")
 step_name=$(step_dirname "$STEP")
-append="ptlab.plans=$(echo "$PLANS" | tr ' ' ',') ptlab.config=$CONFIG ptlab.step=$step_name ptlab.expect=$expect"
+append="ptlab.plans=$(echo "$PLANS" | tr ' ' ',') ptlab.config=$CONFIG ptlab.step=$step_name ptlab.expect=$expect${PTLAB_ARGS:+ $PTLAB_ARGS}"
 
 if [ "$SHELL_MODE" = 1 ]; then
 	log "shell: $CONFIG-$FLAVOUR @ $step_name; 'poweroff -f' leaves"
