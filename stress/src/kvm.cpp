@@ -896,6 +896,7 @@ TestNode KvmWorkload::run(const WorkloadContext &ctx) {
                " instructions at IPA " + hex(kCodeGpa) + "), exit address " + hex(kExitGpa));
 
     const bool have_sec = meminfo_has("SecPageTables");
+    refresh_vm_stats();
     const std::uint64_t sec_before = meminfo_kb("SecPageTables");
     sec_pt_max_kb_ = sec_before;
 
@@ -946,9 +947,11 @@ TestNode KvmWorkload::run(const WorkloadContext &ctx) {
 
     // Teardown: every VM's fds are closed and its kvm_run unmapped; stage-2 tables must be
     // freed. Give deferred frees a few seconds.
+    refresh_vm_stats();
     std::uint64_t sec_after = meminfo_kb("SecPageTables");
     for (int i = 0; i < 50 && sec_after > sec_before; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        refresh_vm_stats();
         sec_after = meminfo_kb("SecPageTables");
     }
 

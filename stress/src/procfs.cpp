@@ -159,6 +159,14 @@ Meminfo parse_meminfo(std::string_view text) {
     return m;
 }
 
+void refresh_vm_stats() {
+    try {
+        write_file("/proc/sys/vm/stat_refresh", "1");
+    } catch (const std::exception &) {
+        // Not root, or no procfs sysctl: the counters settle within a second anyway.
+    }
+}
+
 Meminfo read_meminfo() {
     int err = 0;
     const auto text = read_file_patiently("/proc/meminfo", &err);

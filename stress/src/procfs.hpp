@@ -26,6 +26,12 @@ using Meminfo = std::map<std::string, std::uint64_t, std::less<>>;
 Meminfo parse_meminfo(std::string_view text);
 Meminfo read_meminfo(); // /proc/meminfo
 
+// Folds every CPU's pending vmstat deltas into the global counters (/proc/sys/vm/stat_refresh,
+// root only; silently nothing otherwise). PageTables and SecPageTables are per-CPU batched: a
+// reading can be off by stat_threshold pages per CPU, 64 kB each on 64K pages, until the next
+// vmstat_update() a second later.
+void refresh_vm_stats();
+
 struct SmapsEntry {
     std::uint64_t start = 0;
     std::uint64_t end = 0;

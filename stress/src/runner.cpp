@@ -36,6 +36,7 @@ std::uint64_t meminfo_value(const Meminfo &m, const char *key) {
 }
 
 Meminfo meminfo_or_empty() {
+    refresh_vm_stats();
     const auto text = read_file_patiently("/proc/meminfo");
     return text ? parse_meminfo(*text) : Meminfo{};
 }
