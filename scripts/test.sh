@@ -15,7 +15,8 @@ case ${1:-} in
 --host-only) HOST_ONLY=1 ;;
 --full) FULL=1 ;;
 esac
-RESULTS=$BUILD/results
+# Its own folder: make bench and make matrix results in build/results stay.
+RESULTS=$BUILD/results/test
 export PTLAB=${PTLAB:-$BUILD/harness/ptlab}
 # The full guest plan at series-head; series-base gets boot and audit.
 GUEST_PLANS="boot audit thp efi kvm stress"
