@@ -105,18 +105,6 @@ std::uint64_t delta(const std::map<std::string, std::uint64_t, std::less<>> &bef
     return a->second >= bv ? a->second - bv : 0;
 }
 
-std::uint64_t read_u64(const std::string &path) {
-    const auto s = try_read_file(path);
-    if (!s) {
-        return 0;
-    }
-    try {
-        return std::stoull(trim(*s));
-    } catch (const std::exception &) {
-        return 0;
-    }
-}
-
 // Faults p (the start of a PMD-aligned, PMD-sized range of THP memory) with `access`, then
 // reads the next base page: true when that took no fault (p's fault mapped the whole PMD),
 // false when it did, nullopt when the fault count is unavailable. The range is discarded after.
@@ -499,7 +487,7 @@ int run_bench(const Options &opts) {
     const auto online = ::sysconf(_SC_NPROCESSORS_ONLN);
     const unsigned cpus = online > 0 ? static_cast<unsigned>(online) : 1U;
     Geometry geo = Geometry::for_page_size(page_size());
-    const std::uint64_t pmd = read_u64(kThpDir + "/hpage_pmd_size");
+    const std::uint64_t pmd = read_u64_file(kThpDir + "/hpage_pmd_size");
     if (pmd != 0) {
         geo.pmd = pmd;
     }

@@ -61,6 +61,18 @@ std::optional<std::string> read_file_patiently(const std::string &path, int *err
     return std::nullopt;
 }
 
+std::uint64_t read_u64_file(const std::string &path) {
+    const auto s = read_file_patiently(path);
+    if (!s) {
+        return 0;
+    }
+    try {
+        return std::stoull(trim(*s));
+    } catch (const std::exception &) {
+        return 0;
+    }
+}
+
 std::string read_file(const std::string &path) {
     int err = 0;
     auto s = try_read_file(path, &err);

@@ -18,6 +18,8 @@ std::optional<std::string> try_read_file(const std::string &path, int *err = nul
 std::optional<std::string> read_file_patiently(const std::string &path, int *err = nullptr);
 // Writes text to a file in one write(); throws SysError.
 void write_file(const std::string &path, std::string_view text);
+// The unsigned number a sysfs/procfs file holds (read patiently), 0 when unreadable or no number.
+std::uint64_t read_u64_file(const std::string &path);
 std::string trim(std::string_view s);
 
 // /proc/meminfo: "Name:   value kB" -> {Name, value}. Values are in kB where the file says

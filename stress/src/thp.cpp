@@ -295,18 +295,6 @@ private:
     std::atomic<std::uint64_t> max_meminfo_ahp_kb_{0}; // /proc/meminfo AnonHugePages
 };
 
-std::uint64_t read_u64(const std::string &path) {
-    auto s = read_file_patiently(path);
-    if (!s) {
-        return 0;
-    }
-    try {
-        return std::stoull(trim(*s));
-    } catch (const std::exception &) {
-        return 0;
-    }
-}
-
 // SettingOverride::set() and restore(), retried: under fault injection opening or writing a
 // sysfs file fails with ENOMEM now and then. restore() forgets the setting even when its write
 // fails, so the old value is written back here.
@@ -357,7 +345,7 @@ bool ThpWorkload::probe(TestNode &node) {
         node.skip_reason = "THP disabled: transparent_hugepage/enabled is [never]";
         return false;
     }
-    pmd_ = read_u64(kThpDir + "/hpage_pmd_size");
+    pmd_ = read_u64_file(kThpDir + "/hpage_pmd_size");
     if (pmd_ == 0 || (pmd_ & (pmd_ - 1)) != 0 || pmd_ < pg_) {
         node.result = Result::Skip;
         node.skip_reason = "no usable " + kThpDir + "/hpage_pmd_size";
@@ -1319,7 +1307,7 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
             }
         }
     }
-    const std::uint64_t khp_before = read_u64(kThpDir + "/khugepaged/pages_collapsed");
+    const std::uint64_t khp_before = read_u64_file(kThpDir + "/khugepaged/pages_collapsed");
 
     TestNode &setup = node.check("setup", true);
     setup.diagnostics = std::move(node.diagnostics);
@@ -1401,7 +1389,7 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
     sample_smaps(false);
     t_phase = "final check";
     final_verify();
-    const std::uint64_t khp_after = read_u64(kThpDir + "/khugepaged/pages_collapsed");
+    const std::uint64_t khp_after = read_u64_file(kThpDir + "/khugepaged/pages_collapsed");
 
     std::uint64_t bytes_mapped = 0;
     for (auto &r : regions_) {
