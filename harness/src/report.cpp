@@ -211,6 +211,24 @@ int junit_collect(const TestResult &test, const std::string &classname,
     return failures;
 }
 
+/// Failing tests by their full path, leaves first; a failed parent whose
+/// children all passed (plan mismatch) is listed itself.
+int collect_failures(const TestResult &test, const std::string &prefix,
+                     std::vector<std::string> &lines) {
+    const std::string path = prefix.empty() ? test.name : prefix + " / " + test.name;
+    const bool failed = test.status == Status::Fail || test.status == Status::Error;
+    int failures = 0;
+    for (const auto &sub : test.subtests) {
+        failures += collect_failures(sub, path, lines);
+    }
+    if (failed && failures == 0) {
+        const std::string note = shorten(note_for(test), max_note_chars);
+        lines.push_back(note.empty() ? path : path + ": " + note);
+        return 1;
+    }
+    return failures;
+}
+
 std::string unclean_leaf_name(const Summary &summary) {
     return summary.reason.empty() ? std::string(reason::no_end_marker) : summary.reason;
 }
@@ -317,6 +335,20 @@ void print_report(std::ostream &out, const Summary &summary) {
         }
     }
 
+    // Repeated last so that the tail of a long log says what failed.
+    std::vector<std::string> failures;
+    for (const auto &test : summary.tests) {
+        collect_failures(test, "", failures);
+    }
+    for (const auto &splat : summary.splats) {
+        failures.push_back("splat " + splat_heading(splat));
+    }
+    if (!failures.empty()) {
+        out << "failures:\n";
+        for (const auto &line : failures) {
+            out << "  " << line << '\n';
+        }
+    }
     out << "verdict: " << (summary.pass ? "PASS" : "FAIL");
     if (!summary.reason.empty()) {
         out << " (" << summary.reason;

@@ -52,6 +52,19 @@ TEST(Report, FailRowShowsFirstDiagnostic) {
     EXPECT_EQ(last_line(text), "0 passed, 1 failed");
 }
 
+TEST(Report, FailuresAreRepeatedBeforeTheVerdictWithTheirPath) {
+    const auto verdict = judge_run(
+        lines_of("KTAP version 1\n1..2\n    KTAP version 1\n    1..2\n    ok 1 fine\n"
+                 "    # leaked 3 pages\n    not ok 2 leak\nnot ok 1 faults\nok 2 other\n"
+                 "PTLAB-END rc=0\n"));
+    const std::string text = report_of(summary_from_verdict(verdict, ""));
+    EXPECT_NE(text.find("\nfailures:\n  faults / leak: leaked 3 pages\nverdict: FAIL"),
+              std::string::npos)
+        << text;
+    EXPECT_EQ(report_of(summary_of("synthetic-clean-nested.log")).find("failures:"),
+              std::string::npos);
+}
+
 TEST(Report, PanicShowsSplatsAndTail) {
     const std::string text = report_of(summary_of("synthetic-oops-panic.log"));
     EXPECT_NE(text.find("splat [oops] line 7: Unable to handle kernel NULL pointer"),
