@@ -64,7 +64,46 @@ bool consume_caller_id(std::string_view &s) {
     return true;
 }
 
+// Where a printk timestamp "[    3.760534]" starts in s at or after from, or npos. The
+// kernel pads the seconds to five columns and prints six digits of microseconds, which
+// keeps user space's own brackets from looking like one.
+std::size_t find_printk_timestamp(std::string_view s, std::size_t from) {
+    for (std::size_t at = s.find('[', from); at != std::string_view::npos;
+         at = s.find('[', at + 1)) {
+        std::string_view rest = s.substr(at);
+        const std::size_t before = rest.size();
+        if (!consume_timestamp(rest)) {
+            continue;
+        }
+        const std::size_t width = before - rest.size(); // "[" + seconds + "." + 6 + "]"
+        const std::size_t dot = s.find('.', at);
+        if (dot - at - 1 >= 5 && width - (dot - at) == 8) {
+            return at;
+        }
+    }
+    return std::string_view::npos;
+}
+
 } // namespace
+
+ConsoleLines untangle_console(const std::vector<std::string> &raw) {
+    ConsoleLines out;
+    out.lines.reserve(raw.size());
+    out.source_line.reserve(raw.size());
+    for (std::size_t n = 0; n < raw.size(); ++n) {
+        const std::string_view line = raw[n];
+        std::size_t start = 0;
+        for (std::size_t at = find_printk_timestamp(line, 1); at != std::string_view::npos;
+             at = find_printk_timestamp(line, at + 1)) {
+            out.lines.emplace_back(line.substr(start, at - start));
+            out.source_line.push_back(n + 1);
+            start = at;
+        }
+        out.lines.emplace_back(line.substr(start));
+        out.source_line.push_back(n + 1);
+    }
+    return out;
+}
 
 std::vector<std::string> split_lines(std::string_view text) {
     std::vector<std::string> lines;

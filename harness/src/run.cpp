@@ -71,7 +71,9 @@ bool is_unclean_end(const std::string &r) {
     return r == reason::panic || r == reason::timeout || r == reason::no_end_marker;
 }
 
-Verdict judge_run(const std::vector<std::string> &lines, const RunOptions &options) {
+Verdict judge_run(const std::vector<std::string> &raw, const RunOptions &options) {
+    const ConsoleLines console = untangle_console(raw);
+    const std::vector<std::string> &lines = console.lines;
     Verdict v;
     v.timed_out = options.timed_out;
     v.ktap = parse_ktap(lines);
@@ -97,6 +99,7 @@ Verdict judge_run(const std::vector<std::string> &lines, const RunOptions &optio
 
     const Splat *panic = nullptr;
     for (auto &splat : find_splats(lines)) {
+        splat.line_number = console.source_line[splat.line_number - 1];
         const bool allowed = options.allowed_kinds.count(splat.kind) != 0;
         auto &into = allowed ? v.allowed_splats : v.splats;
         into.push_back(std::move(splat));

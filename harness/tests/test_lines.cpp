@@ -28,6 +28,29 @@ TEST(Lines, StripConsolePrefixKeepsIndentation) {
     EXPECT_EQ(strip_console_prefix("[0000000000000000] pgd=0"), "[0000000000000000] pgd=0");
 }
 
+TEST(Lines, UntangleSplitsBeforeEachPrintkRecordInsideALine) {
+    const auto c = untangle_console(
+        {"[    3.759810] sysrq: Trigger a crash",
+         "    KTAP version 1[    3.760534] Kernel panic - not syncing: sysrq triggered crash", "",
+         "    ok 1 x[    3.762319]  dump_backtrace+0x98/0xc8[ 1234.000001] next"});
+    const std::vector<std::string> want{"[    3.759810] sysrq: Trigger a crash",
+                                        "    KTAP version 1",
+                                        "[    3.760534] Kernel panic - not syncing: sysrq "
+                                        "triggered crash",
+                                        "",
+                                        "    ok 1 x",
+                                        "[    3.762319]  dump_backtrace+0x98/0xc8",
+                                        "[ 1234.000001] next"};
+    EXPECT_EQ(c.lines, want);
+    EXPECT_EQ(c.source_line, (std::vector<std::size_t>{1, 2, 2, 3, 4, 4, 4}));
+}
+
+TEST(Lines, UntangleLeavesUserBracketsAlone) {
+    const std::vector<std::string> raw{"# ratio [1.5] and [   1.5]", "x [12345.12345] y",
+                                       "[0000000000000000] pgd=0", "a[    1.123456 ]"};
+    EXPECT_EQ(untangle_console(raw).lines, raw);
+}
+
 TEST(Lines, KtapResultAndIndentation) {
     EXPECT_TRUE(is_ktap_result("ok 1 foo"));
     EXPECT_TRUE(is_ktap_result("not ok 12"));

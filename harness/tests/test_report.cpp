@@ -53,10 +53,10 @@ TEST(Report, FailRowShowsFirstDiagnostic) {
 }
 
 TEST(Report, FailuresAreRepeatedBeforeTheVerdictWithTheirPath) {
-    const auto verdict = judge_run(
-        lines_of("KTAP version 1\n1..2\n    KTAP version 1\n    1..2\n    ok 1 fine\n"
-                 "    # leaked 3 pages\n    not ok 2 leak\nnot ok 1 faults\nok 2 other\n"
-                 "PTLAB-END rc=0\n"));
+    const auto verdict =
+        judge_run(lines_of("KTAP version 1\n1..2\n    KTAP version 1\n    1..2\n    ok 1 fine\n"
+                           "    # leaked 3 pages\n    not ok 2 leak\nnot ok 1 faults\nok 2 other\n"
+                           "PTLAB-END rc=0\n"));
     const std::string text = report_of(summary_from_verdict(verdict, ""));
     EXPECT_NE(text.find("\nfailures:\n  faults / leak: leaked 3 pages\nverdict: FAIL"),
               std::string::npos)

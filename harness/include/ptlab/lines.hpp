@@ -26,6 +26,17 @@ std::string_view trim(std::string_view s);
 /// Indentation after the prefix is kept. *had_timestamp tells whether a timestamp was removed.
 std::string_view strip_console_prefix(std::string_view line, bool *had_timestamp = nullptr);
 
+/// A console log in which every printk record starts a line of its own.
+struct ConsoleLines {
+    std::vector<std::string> lines;
+    std::vector<std::size_t> source_line; ///< 1-based line of the file each line came from
+};
+
+/// The serial console interleaves the kernel's records with user space's output at any
+/// byte: "    KTAP version 1[    3.760534] Kernel panic - not syncing: ...". Split such
+/// lines before each printk timestamp ("[%5lu.%06lu]") that does not begin the line.
+ConsoleLines untangle_console(const std::vector<std::string> &raw);
+
 /// Number of columns of leading whitespace (tabs advance to the next multiple of 8).
 int indentation_of(std::string_view s);
 
