@@ -1,15 +1,22 @@
 #!/bin/bash
-# make matrix [CONFIGS="..."] [MATRIX_PLANS="..."]: every step of the series
-# (series-base, then after each of the four patches) on every config: build,
-# boot, run the plans. Prints the step x config table (ptlab matrix) and
-# writes build/results/matrix.{json,xml}. Builds reuse ccache and each
-# config's output folders, so a second run only boots.
+# make matrix [CONFIGS="..."] [MATRIX_PLANS="..."] [MATRIX_STRESS_SECONDS=10]:
+# every step of the series (series-base, then after each of the four patches)
+# on every config: build, boot, run the plans. Prints the step x config table
+# (ptlab matrix) and writes build/results/matrix.{json,xml}. Builds reuse
+# ccache and each config's output folders (a new step's folder is seeded from
+# the config's last build), so a second run only boots. Each stress workload
+# runs MATRIX_STRESS_SECONDS per cell: 20 cells at make test's 30 s would take
+# an hour more.
 set -eu
 . "$(dirname "$0")/lib.sh"
 
 CONFIGS=${CONFIGS:-$(fragment_names geometry | tr '\n' ' ')}
 MATRIX_PLANS=${MATRIX_PLANS:-boot audit thp efi kvm}
 FLAVOUR=${FLAVOUR:-debug}
+MATRIX_STRESS_SECONDS=${MATRIX_STRESS_SECONDS:-10}
+case $MATRIX_STRESS_SECONDS in
+'' | *[!0-9]*) die "MATRIX_STRESS_SECONDS must be a number of seconds, not '$MATRIX_STRESS_SECONDS'" ;;
+esac
 RESULTS=$BUILD/results
 [ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
 [ -d "$SRC/.git" ] || die "build/linux does not exist: run 'make source' first"
@@ -33,7 +40,9 @@ for i in "${!steps[@]}"; do
 			printf '%s\t%s\tbuild failed\t\t%s\n' "$label" "$config" "$(($(date +%s) - start))" >>"$index"
 			continue
 		fi
-		CONFIG=$config STEP=$step PLANS=$MATRIX_PLANS "$TOP/scripts/run.sh" >/dev/null 2>&1 || true
+		CONFIG=$config STEP=$step PLANS=$MATRIX_PLANS \
+			PTLAB_ARGS="ptlab.stress_seconds=$MATRIX_STRESS_SECONDS${PTLAB_ARGS:+ $PTLAB_ARGS}" \
+			"$TOP/scripts/run.sh" >/dev/null 2>&1 || true
 		run=$BUILD/runs/$config-$FLAVOUR/$(step_dirname "$step")/$(echo "$MATRIX_PLANS" | tr ' ,' '+')
 		if [ -f "$run/result.json" ]; then
 			printf '%s\t%s\tran\t%s\t%s\n' "$label" "$config" "$run/result.json" "$(($(date +%s) - start))" >>"$index"
