@@ -211,9 +211,10 @@ check "harness builds" "$TOP/scripts/harness.sh"
 "$BUILD/harness/ptlab_tests" --gtest_output="json:$RESULTS/harness-unit-tests.json" >"$RESULTS/harness-unit-tests.out" 2>&1 || true
 log "harness unit tests: $(tail -n 1 "$RESULTS/harness-unit-tests.out")"
 check "stress tool builds (aarch64 static, and host unit tests)" "$TOP/scripts/stress.sh" --test "$RESULTS/stress-unit-tests.json"
-check "lint (shellcheck, clang-format, checkpatch)" "$TOP/scripts/lint.sh"
 check "patches: provenance and port notes" series_subjects_match
 check "source: make source builds build/linux" "$TOP/scripts/source.sh"
+# After make source: checkpatch.pl comes from build/linux.
+check "lint (shellcheck, clang-format, checkpatch)" "$TOP/scripts/lint.sh"
 check "source: 3 baseline commits, then 4 by Yu Zhao" tree_log
 check "source: git diff pristine series-head is empty" pristine_equals_head
 for step in series-base series-head; do
