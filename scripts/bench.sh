@@ -41,17 +41,11 @@ FLAVOURS=bench
 [ "$LOCKSTAT_ROUNDS" = 0 ] || FLAVOURS+=" lockstat"
 
 # The knobs, checked here rather than by the guest's ptlab-stress after a boot.
-uint() { # name value min
-	case $2 in
-	'' | *[!0-9]* | 0?*) die "$1 must be a whole number, not '$2'" ;;
-	esac
-	[ "$2" -ge "$3" ] || die "$1 must be at least $3, not $2"
-}
-uint ROUNDS "$ROUNDS" 1
-uint LOCKSTAT_ROUNDS "$LOCKSTAT_ROUNDS" 0
-uint SMP "$SMP" 1
-uint BENCH_REPS "$BENCH_REPS" 1
-uint BENCH_WARMUP "$BENCH_WARMUP" 0
+check_uint ROUNDS "$ROUNDS" 1
+check_uint LOCKSTAT_ROUNDS "$LOCKSTAT_ROUNDS" 0
+check_uint SMP "$SMP" 1
+check_uint BENCH_REPS "$BENCH_REPS" 1
+check_uint BENCH_WARMUP "$BENCH_WARMUP" 0
 [ "$BENCH_REPS" -le 1000 ] || die "BENCH_REPS must be at most 1000, not $BENCH_REPS"
 [ "$BENCH_WARMUP" -le 100 ] || die "BENCH_WARMUP must be at most 100, not $BENCH_WARMUP"
 [[ $BENCH_SECONDS =~ ^[0-9]+(\.[0-9]+)?$ && ! $BENCH_SECONDS =~ ^0+(\.0*)?$ ]] ||

@@ -68,7 +68,8 @@ configure() { # outdir
 # A new output folder starts as a copy of the one of this config and flavour
 # built last, so Kbuild rebuilds only what differs: every file git changed
 # since that build was rewritten by the checkout and is newer than its
-# objects. Seconds per step instead of minutes, even with ccache warm.
+# objects. Seconds per step instead of minutes, unless the step flips an
+# option half the tree depends on (4/4's split PMD lock changes struct page).
 seed_outdir() { # outdir
 	local o=$1 stamp
 	[ -e "$o/.config" ] && return 0

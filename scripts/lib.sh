@@ -100,6 +100,15 @@ check_flavour_name() {
 		die "unknown FLAVOUR '$1'; valid names: $(fragment_names flavour | tr '\n' ' ')"
 }
 
+# check_uint NAME VALUE MIN: a make knob that must be a whole number, checked
+# on the host rather than by the guest after a boot.
+check_uint() {
+	case $2 in
+	'' | *[!0-9]* | 0?*) die "$1 must be a whole number, not '$2'" ;;
+	esac
+	[ "$2" -ge "$3" ] || die "$1 must be at least $3, not $2"
+}
+
 # Merged in this order, a later fragment overriding an earlier one: the
 # geometry comes last so it can turn off what its page-table layout cannot
 # build (see configs/geometry/64k-42.config).

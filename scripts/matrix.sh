@@ -14,9 +14,7 @@ CONFIGS=${CONFIGS:-$(fragment_names geometry | tr '\n' ' ')}
 MATRIX_PLANS=${MATRIX_PLANS:-boot audit thp efi kvm}
 FLAVOUR=${FLAVOUR:-debug}
 MATRIX_STRESS_SECONDS=${MATRIX_STRESS_SECONDS:-10}
-case $MATRIX_STRESS_SECONDS in
-'' | *[!0-9]*) die "MATRIX_STRESS_SECONDS must be a number of seconds, not '$MATRIX_STRESS_SECONDS'" ;;
-esac
+check_uint MATRIX_STRESS_SECONDS "$MATRIX_STRESS_SECONDS" 0
 RESULTS=$BUILD/results
 [ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
 [ -d "$SRC/.git" ] || die "build/linux does not exist: run 'make source' first"

@@ -71,13 +71,13 @@ std::size_t find_printk_timestamp(std::string_view s, std::size_t from) {
     for (std::size_t at = s.find('[', from); at != std::string_view::npos;
          at = s.find('[', at + 1)) {
         std::string_view rest = s.substr(at);
-        const std::size_t before = rest.size();
         if (!consume_timestamp(rest)) {
             continue;
         }
-        const std::size_t width = before - rest.size(); // "[" + seconds + "." + 6 + "]"
-        const std::size_t dot = s.find('.', at);
-        if (dot - at - 1 >= 5 && width - (dot - at) == 8) {
+        // Between the brackets: "    3.760534".
+        const std::string_view stamp = s.substr(at + 1, s.size() - rest.size() - at - 2);
+        const std::size_t dot = stamp.find('.');
+        if (dot >= 5 && stamp.size() - dot - 1 == 6) {
             return at;
         }
     }
