@@ -10,7 +10,7 @@ export CONFIG STEP FLAVOUR PLANS V
 
 export PTLAB := $(CURDIR)/build/harness/ptlab
 
-.PHONY: help deps source harness kernel rootfs run shell test test-full check lint matrix bisect bench clean distclean
+.PHONY: help deps source harness kernel rootfs run shell test test-full check lint matrix bisect bench fresh-check clean distclean
 
 help:
 	@echo "make deps       install Debian packages, fetch busybox-static:arm64"
@@ -26,13 +26,14 @@ help:
 	@echo "make matrix     every step x every config: build, boot, plans; table, JSON, JUnit"
 	@echo "make bisect     GOOD=<rev> BAD=<rev> CONFIG=<name> PLANS=<plans> [SERIES=<dir>]"
 	@echo "make bench      series-base vs series-head fault throughput and lock contention (CONFIG)"
+	@echo "make fresh-check  make deps, builds and a boot inside a clean Debian 12 root (root only)"
 	@echo "variables: CONFIG=$(CONFIG) STEP=$(STEP) FLAVOUR=$(FLAVOUR) PLANS='$(PLANS)' V=$(V)"
 	@echo "configs: $(notdir $(basename $(wildcard configs/geometry/*.config)))"
 
 deps:
 	@scripts/deps.sh
 
-source: deps
+source: deps harness
 	@scripts/source.sh
 
 harness: deps
@@ -67,6 +68,9 @@ bisect: source harness
 
 bench: source harness
 	@scripts/bench.sh
+
+fresh-check: kernel
+	@scripts/fresh-machine.sh
 
 lint:
 	@scripts/lint.sh

@@ -136,7 +136,7 @@ boot() { # role flavour round step
 		PREBUILT=1 PTLAB_ARGS=$args V=0 "$TOP/scripts/run.sh" >"$OUTDIR/runs/$name.out" 2>&1 || rc=$?
 	dir=$BUILD/runs/$CONFIG-$flavour/$(step_dirname "$step")/bench
 	mkdir -p "$OUTDIR/runs/$name"
-	cp -p "$dir"/console.log* "$dir"/result.* "$OUTDIR/runs/$name/" 2>/dev/null || true
+	cp -p "$dir"/console.log "$dir"/qemu.stderr "$dir"/guest.json "$dir"/result.* "$OUTDIR/runs/$name/" 2>/dev/null || true
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$CONFIG" "$(step_dirname "$step")" "$flavour" \
 		"$role" "$round" "runs/$name" "$(kernel_outdir "$CONFIG" "$flavour" "$step")" "$load" >>"$index"
 	if [ "$rc" = 0 ]; then

@@ -65,7 +65,7 @@ if [ ! -f "$run/result.json" ]; then
 fi
 echo "first bad commit: $(git -C "$SRC" log -1 --format='%h %s (%an)' "$first")"
 if [ -f "$run/result.json" ]; then
-	echo "verdict: $(jq -r '.reason + (if .detail != "" then " (" + .detail + ")" else "" end)' "$run/result.json")"
-	echo "failing tests: $(jq -r '[.tests[] | .. | objects | select(.status? == "fail" or .status? == "error") | .name] | unique | join(", ")' "$run/result.json")"
+	echo "verdict: $("$PTLAB" result-get "$run/result.json" verdict)"
+	echo "failing tests: $("$PTLAB" result-get "$run/result.json" failing-tests)"
 	echo "console log: $run/console.log"
 fi

@@ -9,13 +9,15 @@ set -eu
 PACKAGES=(
 	# kernel source and build
 	linux-source-6.1 git xz-utils make gcc-aarch64-linux-gnu flex bison bc
-	libssl-dev libelf-dev cpio kmod ccache rsync
+	libssl-dev libelf-dev cpio kmod ccache rsync perl
 	# guest: emulator and UEFI firmware
 	qemu-system-arm qemu-efi-aarch64
 	# userspace: host harness and the static aarch64 stress tool
 	g++ g++-aarch64-linux-gnu cmake libgtest-dev nlohmann-json3-dev libcli11-dev
-	# lint
+	# lint (checkpatch.pl is perl)
 	shellcheck clang-format
+	# make test: the fresh-machine check builds a clean Debian root
+	mmdebstrap
 	# make bench: the plot
 	gnuplot-nox
 )

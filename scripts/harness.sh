@@ -4,10 +4,10 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-need_tool cmake g++
+need_tool cmake g++ ccache
 dir=$BUILD/harness
 build() {
-	cmake -S "$TOP/harness" -B "$dir" -DCMAKE_BUILD_TYPE=Release
+	cmake -S "$TOP/harness" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 	cmake --build "$dir" -j"$(nproc)"
 }
 if [ -x "$dir/ptlab" ] && [ -z "$(find "$TOP/harness" -newer "$dir/ptlab" -type f -print -quit)" ]; then

@@ -11,8 +11,10 @@ V=${V:-0}
 log() { printf '%s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# step "what" cmd...: run a long step quietly (full output in $STEP_LOG),
+# run_step "what" LOG cmd...: run a long step quietly (full output in LOG),
 # print "what ... done in 1m02s"; on failure, show the log's last lines.
+# The command runs in a subshell with set -e, so a function's first failing
+# command fails the step (not only its last one).
 run_step() {
 	local what=$1 logf=$2 start rc
 	shift 2
@@ -21,13 +23,13 @@ run_step() {
 	if [ "$V" = 1 ]; then
 		log "== $what"
 		set +e
-		"$@" 2>&1 | tee "$logf"
+		(set -e; "$@") 2>&1 | tee "$logf"
 		rc=${PIPESTATUS[0]}
 		set -e
 	else
 		printf '%s ... ' "$what" >&2
 		set +e
-		"$@" >"$logf" 2>&1
+		(set -e; "$@") >"$logf" 2>&1
 		rc=$?
 		set -e
 	fi
@@ -60,11 +62,14 @@ tool_package() {
 	aarch64-linux-gnu-gcc) echo gcc-aarch64-linux-gnu ;;
 	aarch64-linux-gnu-g++) echo g++-aarch64-linux-gnu ;;
 	qemu-system-aarch64) echo qemu-system-arm ;;
-	ccache | flex | bison | bc | cpio | git | cmake | make | gzip | rsync | shellcheck | gnuplot) echo "$1" ;;
+	ccache | flex | bison | bc | cpio | git | cmake | make | gzip | rsync | shellcheck | mmdebstrap | tar | perl) echo "$1" ;;
+	gnuplot) echo gnuplot-nox ;;
+	unshare | flock) echo util-linux ;;
+	chroot | sha256sum) echo coreutils ;;
 	clang-format) echo clang-format ;;
 	depmod) echo kmod ;;
 	xz) echo xz-utils ;;
-	g++) echo g++ ;;
+	gcc | g++) echo "$1" ;;
 	*) echo "?" ;;
 	esac
 }
@@ -138,6 +143,10 @@ resolve_step() {
 kernel_outdir() { # config flavour step
 	echo "$OUT/$1-$2/$(step_dirname "$3")"
 }
+
+# ccache hashes paths relative to the clone and not the working folder, so a
+# clone elsewhere (CI's) hits the cache another clone filled.
+export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=1
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
 KMAKE_ARGS=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-

@@ -4,6 +4,11 @@
 # code rebuilt on 6.1); series-head = series-base + patches/6.1/series.
 # Commit identities and dates are fixed, so every machine gets the same ids.
 # Each stage is resumable: a finished stage is kept, an interrupted one redone.
+# It ends by naming the Debian version it used and comparing it with the one
+# the series was last verified on (patches/6.1/verified.json).
+#   --record      make this tree the verified base (after verifying it)
+#   --check-base  only that comparison, README's quoted ids too; exit 0 same,
+#                 3 Debian moved the base, 1 otherwise
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -11,6 +16,9 @@ TARBALL=${LINUX_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
 BASE_PATCHES=$TOP/patches/6.1/base
 SERIES_PATCHES=$TOP/patches/6.1/series
 STATE=$SRC/.git/ptlab-source
+# The Debian version and commit ids the series was last verified on.
+RECORD=${PTLAB_BASE_RECORD:-$TOP/patches/6.1/verified.json}
+PACKAGE=linux-source-6.1
 
 export GIT_COMMITTER_NAME="ptlock-lab" GIT_COMMITTER_EMAIL="ptlock-lab@localhost"
 
@@ -42,7 +50,7 @@ extract_pristine() {
 	mkdir -p "$tmp"
 	tar -xf "$TARBALL" -C "$tmp" --strip-components=1
 	version=$(make -s -C "$tmp" kernelversion 2>/dev/null || echo 6.1)
-	pkg=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || echo unknown)
+	pkg=$(dpkg-query -W -f='${Version}' "$PACKAGE" 2>/dev/null || echo unknown)
 	date=$(date -u -d "@$(stat -c %Y "$TARBALL")" '+%Y-%m-%dT%H:%M:%SZ')
 	git -C "$tmp" init -q
 	# Debian's top-level .gitignore ignores everything ("/*"): force.
@@ -55,6 +63,29 @@ extract_pristine() {
 	rm -rf "$SRC"
 	mv "$tmp" "$SRC"
 	state_set tarball "$(stat -c '%s-%Y' "$TARBALL")"
+	state_set version "$pkg"
+}
+
+# Say which Debian base this tree is, and whether it is the recorded one
+# (ptlab base-check: 3 when Debian moved it, which is news, not an error).
+# --record: make this tree the verified base.
+report_base() {
+	local args version tag rc=0
+	[ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
+	version=$(state_get version)
+	# A tree from before the version was kept: its tarball is the installed one.
+	[ -n "$version" ] || version=$(dpkg-query -W -f='${Version}' "$PACKAGE")
+	args=(--record "$RECORD" --package "$PACKAGE" --version "$version")
+	for tag in pristine series-base series-head; do
+		args+=("--$tag" "$(lgit rev-parse "$tag^{commit}")")
+	done
+	case ${1:-} in
+	--record) args+=(--write) ;;
+	--check-base) args+=(--readme "$TOP/README.md") ;;
+	esac
+	"$PTLAB" base-check "${args[@]}" >&2 || rc=$?
+	[ "${1:-}" = --check-base ] && exit "$rc"
+	[ "$rc" = 0 ] || [ "$rc" = 3 ] || exit "$rc"
 }
 
 # git am one directory of patches; on failure, name the patch and the file.
@@ -86,7 +117,7 @@ main() {
 	series_hash=$(patches_hash "$BASE_PATCHES"/*.patch "$SERIES_PATCHES"/*.patch)
 
 	if [ "$(state_get series)" = "$series_hash" ] && lgit rev-parse -q --verify series-head >/dev/null; then
-		[ "$V" = 1 ] && log "source: build/linux is up to date (series-head $(lgit rev-parse --short series-head))"
+		report_base "$@"
 		return 0
 	fi
 	if [ -n "$(lgit status --porcelain --untracked-files=no)" ]; then
@@ -110,6 +141,7 @@ main() {
 	state_set series "$series_hash"
 	log "done in $(elapsed "$start")"
 	lgit log --oneline pristine..series-head >&2
+	report_base "$@"
 }
 
 main "$@"

@@ -24,7 +24,7 @@ case ${1:-} in
 *) die "usage: scripts/stress.sh [--test [GTEST_JSON]]" ;;
 esac
 
-need_tool cmake make g++ aarch64-linux-gnu-g++
+need_tool cmake make g++ aarch64-linux-gnu-g++ ccache
 need_file /usr/include/CLI/CLI.hpp libcli11-dev
 need_file /usr/include/nlohmann/json.hpp nlohmann-json3-dev
 need_file /usr/include/gtest/gtest.h libgtest-dev
@@ -44,14 +44,14 @@ up_to_date() {
 }
 
 build_cross() {
-	cmake -S "$STRESS" -B "$CROSS" -DCMAKE_BUILD_TYPE=Release \
+	cmake -S "$STRESS" -B "$CROSS" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
 		-DCMAKE_TOOLCHAIN_FILE="$STRESS/cmake/aarch64-linux-gnu.cmake" &&
 		cmake --build "$CROSS" -j2 &&
 		touch "$CROSS/$STAMP"
 }
 
 build_host() {
-	cmake -S "$STRESS" -B "$HOST" -DCMAKE_BUILD_TYPE=Release &&
+	cmake -S "$STRESS" -B "$HOST" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache &&
 		cmake --build "$HOST" -j2 &&
 		touch "$HOST/$STAMP"
 }

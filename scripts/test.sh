@@ -1,10 +1,13 @@
 #!/bin/bash
 # make test: everything CI checks, as one KTAP stream summarised by
 # `ptlab summarize`, ending with "N passed, N failed".
-#   host: harness unit tests, lint, patch provenance, the source tree's
-#         invariants, the config matrix at each step;
-#   guest: kernels built and booted at series-head and series-base, and the
-#         harness's own failure modes (panic, hang, WARN with all-ok KTAP).
+#   host: harness unit and command-line tests, lint, patch provenance, the
+#         source tree's invariants and its Debian base, the config matrix at
+#         each step;
+#   guest: the fresh-machine check (make deps and a boot in a clean Debian
+#         root), kernels built and booted at series-head and series-base, and
+#         the harness's own failure modes (QEMU refusing to start, panic, hang,
+#         WARN with all-ok KTAP).
 # --host-only stops after the host checks (make check); --full (make
 # test-full) boots every config, not only 4k-48 and 64k-48.
 set -eu
@@ -20,7 +23,6 @@ RESULTS=$BUILD/results/test
 export PTLAB=${PTLAB:-$BUILD/harness/ptlab}
 # The full guest plan at series-head; series-base gets boot and audit.
 GUEST_PLANS="boot audit thp efi kvm stress"
-need_tool jq
 
 rm -rf "$RESULTS"
 mkdir -p "$RESULTS"
@@ -29,6 +31,8 @@ N=0
 T0=$(date +%s)
 
 # check NAME CMD...: one top-level result; its output becomes diagnostics.
+# CMD exits 0 (pass), 4 (skip: its last output line is the reason, as
+# kselftest's exit 4) or anything else (fail).
 check() {
 	local name=$1 start out rc=0
 	shift
@@ -39,9 +43,15 @@ check() {
 	{
 		printf '%s\n' "$out" | tail -n 40 | sed 's/^/# /'
 		echo "# time=$(($(date +%s) - start))"
-		if [ "$rc" -eq 0 ]; then echo "ok $N $name"; else echo "not ok $N $name"; fi
+		case $rc in
+		0) echo "ok $N $name" ;;
+		4) echo "ok $N $name # SKIP $(printf '%s\n' "$out" | tail -n 1)" ;;
+		*) echo "not ok $N $name" ;;
+		esac
 	} >>"$KTAP"
-	if [ "$rc" -eq 0 ]; then log "ok ($(elapsed "$start"))"; else
+	if [ "$rc" -eq 0 ]; then log "ok ($(elapsed "$start"))"; elif [ "$rc" -eq 4 ]; then
+		log "SKIP ($(printf '%s\n' "$out" | tail -n 1))"
+	else
 		log "FAILED ($(elapsed "$start"))"
 		printf '%s\n' "$out" | tail -n 15 | sed 's/^/    /' >&2
 	fi
@@ -77,7 +87,7 @@ expect_failure() { # name reason pattern-in-report VAR=value...
 	}
 	dir=$(sed -n 's/^console log: \(.*\)\/console.log$/\1/p' "$RESULTS/$name.out")
 	[ -n "$dir" ] || { tail -n 20 "$RESULTS/$name.out"; return 1; }
-	got=$(jq -r .reason "$dir/result.json")
+	got=$("$PTLAB" result-get "$dir/result.json" reason)
 	echo "verdict: $got"
 	case $got in
 	"$reason"*) ;;
@@ -99,6 +109,36 @@ tree_log() {
 	[ "$(git -C "$SRC" rev-list --count series-base..series-head)" = 4 ] || { echo "series-head is not 4 commits over series-base"; return 1; }
 	authors=$(git -C "$SRC" log --format='%an <%ae>' series-base..series-head | sort -u)
 	[ "$authors" = "Yu Zhao <yuzhao@google.com>" ] || { echo "series authors: $authors"; return 1; }
+}
+
+# The tree is the recorded Debian base (patches/6.1/verified.json), and
+# README quotes its ids; Debian having moved on is a SKIP that says so.
+base_is_recorded() {
+	local rc=0
+	"$TOP/scripts/source.sh" --check-base || rc=$?
+	case $rc in
+	0) return 0 ;;
+	3) echo "Debian's base moved: see the BASE DRIFT line above"; return 4 ;;
+	*) return 1 ;;
+	esac
+}
+
+# make source on a tree whose Debian version is not the recorded one says
+# so (a faked record).
+drift_is_reported() {
+	local record=$RESULTS/faked-base-record.json out
+	sed 's/"version": "[^"]*"/"version": "6.1.0-0+faked"/' "$TOP/patches/6.1/verified.json" >"$record"
+	out=$(PTLAB_BASE_RECORD=$record "$TOP/scripts/source.sh" 2>&1) || { printf '%s\n' "$out"; return 1; }
+	printf '%s\n' "$out"
+	printf '%s\n' "$out" | grep -q '^source: BASE DRIFT: Debian serves linux-source-6.1 .*; the series was last verified on 6.1.0-0+faked\.'
+}
+
+# A machine description QEMU rejects: the verdict carries QEMU's own words.
+qemu_cannot_start() {
+	sed 's/"machine": "virt,/"machine": "virt,no-such-option=on,/' \
+		"$TOP/configs/machine/arm64.json" >"$RESULTS/machine-bad.json"
+	expect_failure qemu-bad-option "QEMU failed to start" "Property 'virt-[0-9.-]*machine.no-such-option' not found" \
+		CONFIG=4k-48 STEP=series-head PLANS=boot PTLAB_MACHINE="$RESULTS/machine-bad.json"
 }
 
 pristine_equals_head() {
@@ -163,7 +203,7 @@ PATCH
 	# Both of efi_mm's PMD tables, named by the range they map.
 	grep -q 'efi_mm.pmd: level=pmd .* va=0x0-0x3fffffff found=none required=table+ptl' "$dir/console.log" &&
 		grep -q 'efi_mm.pmd: level=pmd .* va=0x80000000-0xbfffffff found=none required=table+ptl' "$dir/console.log" &&
-		[ "$(jq -r .reason "$dir/result.json")" = "test failures" ]
+		[ "$("$PTLAB" result-get "$dir/result.json" reason)" = "test failures" ]
 }
 
 bisect_names_broken_commit() {
@@ -210,6 +250,8 @@ log "== host checks"
 check "harness builds" "$TOP/scripts/harness.sh"
 "$BUILD/harness/ptlab_tests" --gtest_output="json:$RESULTS/harness-unit-tests.json" >"$RESULTS/harness-unit-tests.out" 2>&1 || true
 log "harness unit tests: $(tail -n 1 "$RESULTS/harness-unit-tests.out")"
+check "harness: command-line tests (ctest cli.*)" \
+	ctest --test-dir "$BUILD/harness" -R '^cli\.' --output-on-failure
 check "stress tool builds (aarch64 static, and host unit tests)" "$TOP/scripts/stress.sh" --test "$RESULTS/stress-unit-tests.json"
 check "patches: provenance and port notes" series_subjects_match
 check "source: make source builds build/linux" "$TOP/scripts/source.sh"
@@ -217,6 +259,8 @@ check "source: make source builds build/linux" "$TOP/scripts/source.sh"
 check "lint (shellcheck, clang-format, checkpatch)" "$TOP/scripts/lint.sh"
 check "source: 3 baseline commits, then 4 by Yu Zhao" tree_log
 check "source: git diff pristine series-head is empty" pristine_equals_head
+check "source: the recorded Debian base, its ids quoted in README" base_is_recorded
+check "source: make source names a Debian base that moved (faked record)" drift_is_reported
 for step in series-base series-head; do
 	for c in 4k-39 4k-48 64k-48; do
 		want=n
@@ -232,6 +276,9 @@ if [ "$HOST_ONLY" = 0 ]; then
 	log "== kernels and guests"
 	check "kernel: 4k-48 @ series-head builds" build_kernel 4k-48 series-head
 	check "kernel: 64k-48 @ series-head builds" build_kernel 64k-48 series-head
+	check "fresh machine: make deps, builds and a boot in a clean Debian 12 root" \
+		"$TOP/scripts/fresh-machine.sh"
+	check "harness: QEMU that cannot start fails with QEMU's own message" qemu_cannot_start
 	guest_run "4k-48 @ series-head" CONFIG=4k-48 STEP=series-head PLANS="$GUEST_PLANS"
 	guest_run "64k-48 @ series-head" CONFIG=64k-48 STEP=series-head PLANS="$GUEST_PLANS"
 	for c in 4k-48 64k-48; do

@@ -1,8 +1,10 @@
 #include "ptlab/cli.hpp"
 
+#include "ptlab/base_record.hpp"
 #include "ptlab/bench.hpp"
 #include "ptlab/expect.hpp"
 #include "ptlab/gtest_import.hpp"
+#include "ptlab/guest.hpp"
 #include "ptlab/kconfig.hpp"
 #include "ptlab/ktap.hpp"
 #include "ptlab/lines.hpp"
@@ -10,6 +12,7 @@
 #include "ptlab/patches.hpp"
 #include "ptlab/report.hpp"
 #include "ptlab/run.hpp"
+#include "ptlab/run_guest.hpp"
 #include "ptlab/splat.hpp"
 
 #include <CLI/CLI.hpp>
@@ -20,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <ostream>
+#include <set>
 #include <stdexcept>
 
 namespace ptlab {
@@ -58,6 +62,7 @@ void write_outputs(const OutputOptions &options, const Summary &summary) {
 
 struct CheckLogArgs {
     std::string log;
+    std::string guest;
     bool timed_out = false;
     std::vector<std::string> allow;
     OutputOptions outputs;
@@ -68,6 +73,11 @@ struct CheckLogArgs {
 int check_log(const CheckLogArgs &args, std::ostream &out) {
     RunOptions options;
     options.timed_out = args.timed_out;
+    if (!args.guest.empty()) {
+        const GuestExit exit = guest_exit_from_json(read_text_file(args.guest));
+        options.timed_out = options.timed_out || exit.timed_out;
+        options.qemu = qemu_end_of(exit);
+    }
     options.allowed_kinds.insert(args.allow.begin(), args.allow.end());
     const Verdict verdict = judge_run(read_lines(args.log), options);
     const std::string label =
@@ -77,6 +87,70 @@ int check_log(const CheckLogArgs &args, std::ostream &out) {
     write_outputs(args.outputs, summary);
     write_output(args.ktap_out, [&](std::ostream &o) { write_ktap_block(o, summary, label); });
     return verdict.outcome == Outcome::Pass ? 0 : 1;
+}
+
+/// Names of the failed or errored tests anywhere in a result.json's tree, each once.
+void failing_names(const nlohmann::json &tests, std::set<std::string> &into) {
+    for (const auto &test : tests) {
+        const std::string status = test.value("status", "");
+        if (status == "fail" || status == "error") {
+            into.insert(test.value("name", ""));
+        }
+        failing_names(test.value("subtests", nlohmann::json::array()), into);
+    }
+}
+
+/// One fact of a run's result.json, for the shell glue that reports it.
+int result_get(const std::string &path, const std::string &field, std::ostream &out) {
+    const auto j = nlohmann::json::parse(read_text_file(path));
+    const std::string reason = j.value("reason", "");
+    const std::string detail = j.value("detail", "");
+    if (field == "reason") {
+        out << reason << '\n';
+    } else if (field == "verdict") {
+        out << (reason.empty() ? "pass" : reason) << (detail.empty() ? "" : " (" + detail + ")")
+            << '\n';
+    } else {
+        std::set<std::string> names;
+        failing_names(j.value("tests", nlohmann::json::array()), names);
+        std::string joined;
+        for (const auto &name : names) {
+            joined += (joined.empty() ? "" : ", ") + name;
+        }
+        out << joined << '\n';
+    }
+    return 0;
+}
+
+struct BaseCheckArgs {
+    std::string record;
+    BaseRecord built;
+    std::string readme;
+    bool write = false;
+};
+
+/// Exit 0: the tree is the recorded one; 3: Debian moved the base (say so, go on); 1: the
+/// same version gave other ids, or README quotes ids that are not the record's.
+int base_check(const BaseCheckArgs &args, std::ostream &out) {
+    if (args.write) {
+        write_output(args.record, [&](std::ostream &o) { o << base_record_to_json(args.built); });
+        out << "source: recorded " << args.built.package << " " << args.built.version << " in "
+            << args.record << '\n';
+        return 0;
+    }
+    const BaseRecord recorded = load_base_record(args.record);
+    const BaseComparison c = compare_base(recorded, args.built);
+    for (const auto &line : c.lines) {
+        out << line << '\n';
+    }
+    int rc = c.drift == BaseDrift::NewVersion ? 3 : c.drift == BaseDrift::None ? 0 : 1;
+    if (!args.readme.empty()) {
+        for (const auto &id : unquoted_ids(recorded, read_text_file(args.readme))) {
+            out << args.readme << " does not quote the recorded " << id << '\n';
+            rc = 1;
+        }
+    }
+    return rc;
 }
 
 TestResult group_of(std::string name, std::vector<TestResult> leaves) {
@@ -271,6 +345,8 @@ int run_cli(int argc, const char *const *argv, std::ostream &out, std::ostream &
         ->required()
         ->check(CLI::ExistingFile);
     check->add_flag("--timed-out", check_args.timed_out, "the runner killed QEMU on timeout");
+    check->add_option("--guest", check_args.guest, "guest.json of the run: how QEMU ended")
+        ->check(CLI::ExistingFile);
     check
         ->add_option("--allow", check_args.allow,
                      "splat kind that is informational only (repeatable, or comma-separated)")
@@ -371,6 +447,66 @@ int run_cli(int argc, const char *const *argv, std::ostream &out, std::ostream &
                           "there is no throughput row to draw)");
     bench_app->add_option("--png", bench_args.png, "the PNG the gnuplot script draws");
 
+    BaseCheckArgs base_args;
+    auto *base_app = app.add_subcommand(
+        "base-check", "compare the tree make source built with the recorded Debian base; exit 0 "
+                      "same, 3 another Debian version, 1 same version but other ids");
+    base_app->add_option("--record", base_args.record, "patches/6.1/verified.json")->required();
+    base_app->add_option("--package", base_args.built.package, "the Debian package")->required();
+    base_app->add_option("--version", base_args.built.version, "its version in this tree")
+        ->required();
+    for (const char *tag : {"pristine", "series-base", "series-head"}) {
+        base_app
+            ->add_option(std::string("--") + tag, base_args.built.commits[tag],
+                         std::string("the tree's ") + tag + " commit")
+            ->required();
+    }
+    base_app
+        ->add_option("--readme", base_args.readme,
+                     "also check that this file quotes the "
+                     "recorded ids")
+        ->check(CLI::ExistingFile);
+    base_app->add_flag("--write", base_args.write, "record this tree as the verified base");
+
+    std::string result_path;
+    std::string result_field;
+    auto *result_app = app.add_subcommand("result-get", "print one fact of a run's result.json");
+    result_app->add_option("RESULT", result_path, "result.json")
+        ->required()
+        ->check(CLI::ExistingFile);
+    result_app->add_option("FIELD", result_field, "reason, verdict or failing-tests")
+        ->required()
+        ->check(CLI::IsMember({"reason", "verdict", "failing-tests"}));
+
+    RunGuestArgs guest_args;
+    auto *guest_app = app.add_subcommand(
+        "run-guest", "boot one guest under QEMU, console into --run-dir, judge it; exit 0 on "
+                     "pass, 1 on fail");
+    guest_app->add_option("--machine", guest_args.machine, "configs/machine/<arch>.json")
+        ->required()
+        ->check(CLI::ExistingFile);
+    guest_app->add_option("--geometry", guest_args.geometry, "configs/geometry/<name>.config")
+        ->required()
+        ->check(CLI::ExistingFile);
+    guest_app->add_option("--kernel", guest_args.kernel, "the kernel Image")->required();
+    guest_app->add_option("--initrd", guest_args.initrd, "the initramfs")->required();
+    guest_app->add_option("--append", guest_args.append, "kernel command-line words");
+    guest_app->add_option("--run-dir", guest_args.run_dir, "the run folder (cleared first)");
+    guest_app->add_option("--timeout", guest_args.timeout_seconds, "seconds (default 900)")
+        ->check(CLI::Range(1, 86400));
+    guest_app->add_option("--smp", guest_args.smp, "guest CPUs (default: the machine's)")
+        ->check(CLI::Range(1, 64));
+    guest_app->add_option("--mem", guest_args.memory_mib, "guest MiB (default: the machine's)")
+        ->check(CLI::Range(256, 65536));
+    guest_app->add_option("--allow", guest_args.allow, "splat kind that is informational only")
+        ->check(CLI::IsMember(splat_kinds()))
+        ->delimiter(',');
+    guest_app->add_option("--label", guest_args.label, "the report's title and KTAP name");
+    guest_app->add_flag("--shell", guest_args.shell, "interactive: the terminal is the console");
+    guest_app->add_flag("--live", guest_args.live, "copy the console to stdout as it comes");
+    guest_app->add_option("--qemu-binary", guest_args.qemu_binary,
+                          "run this instead of the machine's QEMU (tests)");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError &e) {
@@ -380,6 +516,15 @@ int run_cli(int argc, const char *const *argv, std::ostream &out, std::ostream &
     try {
         if (check->parsed()) {
             return check_log(check_args, out);
+        }
+        if (base_app->parsed()) {
+            return base_check(base_args, out);
+        }
+        if (result_app->parsed()) {
+            return result_get(result_path, result_field, out);
+        }
+        if (guest_app->parsed()) {
+            return run_guest_cmd(guest_args, out, err);
         }
         if (summary->parsed()) {
             return summarize(summary_files, summary_outputs, out);

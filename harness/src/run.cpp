@@ -68,8 +68,58 @@ std::string join_limited(const std::vector<std::string> &items, std::size_t limi
 } // namespace
 
 bool is_unclean_end(const std::string &r) {
-    return r == reason::panic || r == reason::timeout || r == reason::no_end_marker;
+    return r == reason::panic || r == reason::timeout || r == reason::qemu_failed_to_start ||
+           r == reason::qemu_died || r == reason::no_end_marker;
 }
+
+namespace {
+
+/// QEMU's first error line: the one naming the program, else the first it printed.
+std::string qemu_message(const QemuEnd &qemu) {
+    for (const auto &line : qemu.stderr_lines) {
+        if (line.find("qemu-system") != std::string::npos || line.starts_with("cannot execute")) {
+            return line;
+        }
+    }
+    for (const auto &line : qemu.stderr_lines) {
+        if (!trim(line).empty()) {
+            return line;
+        }
+    }
+    return "(no message on its stderr)";
+}
+
+std::string how_it_ended(const QemuEnd &qemu) {
+    if (qemu.signal) {
+        return "killed by signal " + std::to_string(*qemu.signal);
+    }
+    return "exit status " + std::to_string(qemu.exit_code.value_or(-1));
+}
+
+/// Why a guest that never printed the end marker stopped, when nothing in its log says so:
+/// QEMU refusing to start (an empty console) or QEMU going away by itself.
+bool explain_qemu_end(const QemuEnd &qemu, Verdict &v) {
+    if (qemu.killed_by_runner) {
+        return false;
+    }
+    const bool failed = qemu.signal || qemu.exit_code.value_or(0) != 0;
+    if (qemu.console_bytes == 0 && failed) {
+        v.reason = reason::qemu_failed_to_start;
+        v.detail = qemu_message(qemu) + " (" + how_it_ended(qemu) + ")";
+        return true;
+    }
+    if (failed) {
+        v.reason = reason::qemu_died;
+        v.detail = how_it_ended(qemu) + " before the end marker";
+        if (!qemu.stderr_lines.empty()) {
+            v.detail += ": " + qemu_message(qemu);
+        }
+        return true;
+    }
+    return false;
+}
+
+} // namespace
 
 Verdict judge_run(const std::vector<std::string> &raw, const RunOptions &options) {
     const ConsoleLines console = untangle_console(raw);
@@ -131,12 +181,19 @@ Verdict judge_run(const std::vector<std::string> &raw, const RunOptions &options
         } else if (options.timed_out) {
             v.reason = reason::timeout;
             v.detail = "runner killed QEMU after timeout";
+        } else if (options.qemu && explain_qemu_end(*options.qemu, v)) {
+            // reason and detail set
         } else {
             v.reason = reason::no_end_marker;
             v.detail = "guest exited without printing " + options.end_marker;
         }
         const std::size_t n = std::min(options.tail_lines, lines.size());
         v.tail.assign(lines.end() - static_cast<std::ptrdiff_t>(n), lines.end());
+        if (options.qemu) {
+            for (const auto &line : options.qemu->stderr_lines) {
+                v.tail.push_back("(qemu stderr) " + line);
+            }
+        }
     } else if (!v.splats.empty()) {
         v.reason = reason::splat;
         v.detail = v.splats.front().kind + ": " + v.splats.front().first_line;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,8 +15,18 @@ namespace ptlab {
 
 enum class Outcome { Pass, Fail };
 
+/// How QEMU itself ended, when the runner knows (ptlab run-guest's guest.json).
+struct QemuEnd {
+    bool killed_by_runner = false;         ///< at the timeout or after the end marker
+    std::optional<int> exit_code;          ///< it exited by itself with this status
+    std::optional<int> signal;             ///< something else killed it
+    std::size_t console_bytes = 0;         ///< 0: the guest never printed a byte
+    std::vector<std::string> stderr_lines; ///< QEMU's own messages
+};
+
 struct RunOptions {
     bool timed_out = false;              ///< the runner killed QEMU on timeout
+    std::optional<QemuEnd> qemu;         ///< unknown for a bare console log
     std::set<std::string> allowed_kinds; ///< splat kinds that are informational only
     std::string start_marker = "PTLAB-START";
     std::string end_marker = "PTLAB-END";
@@ -26,6 +37,8 @@ struct RunOptions {
 namespace reason {
 inline constexpr const char *panic = "panic";
 inline constexpr const char *timeout = "timeout";
+inline constexpr const char *qemu_failed_to_start = "QEMU failed to start";
+inline constexpr const char *qemu_died = "QEMU died";
 inline constexpr const char *no_end_marker = "no end marker";
 inline constexpr const char *splat = "splat";
 inline constexpr const char *test_failures = "test failures";
@@ -49,7 +62,7 @@ struct Verdict {
 
 Verdict judge_run(const std::vector<std::string> &lines, const RunOptions &options = {});
 
-/// True for panic / timeout / no end marker.
+/// True for panic / timeout / QEMU failing or dying / no end marker.
 bool is_unclean_end(const std::string &reason);
 
 } // namespace ptlab

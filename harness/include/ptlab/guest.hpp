@@ -1,0 +1,56 @@
+// One guest process (QEMU, or a fake one in the tests): its console streamed to a log file as
+// it arrives, the end marker and the first KTAP line noticed on the way, a timeout enforced,
+// and how the process ended recorded. Judging the log is run.hpp's job.
+#pragma once
+
+#include "ptlab/run.hpp"
+
+#include <chrono>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ptlab {
+
+struct GuestLimits {
+    std::chrono::milliseconds timeout{std::chrono::seconds(900)};
+    /// After the end marker the guest powers itself off; this long, then it is killed.
+    std::chrono::milliseconds after_end{std::chrono::seconds(15)};
+    /// Between SIGTERM and SIGKILL.
+    std::chrono::milliseconds kill_grace{std::chrono::seconds(5)};
+    std::string end_marker = "PTLAB-END";
+};
+
+/// How the process ended, as the judge needs it.
+struct GuestExit {
+    bool timed_out = false;        ///< killed by the runner at the timeout
+    bool killed_after_end = false; ///< killed by the runner after the end marker
+    bool end_marker_seen = false;
+    std::optional<int> exit_code; ///< set when it exited
+    std::optional<int> signal;    ///< set when a signal ended it
+    std::size_t console_bytes = 0;
+    double wall_seconds = 0;
+    std::optional<double> first_ktap_seconds;
+    std::vector<std::string> stderr_lines; ///< QEMU's own messages, kept apart from the console
+};
+
+/// Runs argv with stdin from /dev/null, stdout (the console) appended to console_log and, when
+/// live is set, copied to it; stderr to stderr_log. A program that cannot be executed ends
+/// with exit code 127 and the reason on stderr_lines.
+GuestExit run_guest(const std::vector<std::string> &argv, const std::string &console_log,
+                    const std::string &stderr_log, const GuestLimits &limits,
+                    std::ostream *live = nullptr);
+
+/// Replaces this process by argv with the terminal as console (make shell). Returns only on
+/// failure, with the reason.
+std::string exec_interactive(const std::vector<std::string> &argv);
+
+/// What the judge needs of it.
+QemuEnd qemu_end_of(const GuestExit &exit);
+
+/// guest.json of a run folder, and back.
+std::string guest_exit_to_json(const GuestExit &exit);
+GuestExit guest_exit_from_json(const std::string &text);
+
+} // namespace ptlab

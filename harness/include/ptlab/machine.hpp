@@ -1,0 +1,48 @@
+// The guest machine as data (configs/machine/*.json) and the QEMU command line built from it.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ptlab {
+
+struct Machine {
+    std::string binary;
+    std::string binary_package;
+    std::string machine;
+    std::string cpu;
+    std::string firmware;
+    std::string firmware_package;
+    std::string kernel_cmdline;
+    int smp = 1;
+    std::map<std::string, int> memory_mib; ///< by page size: "4K", "16K", "64K"
+};
+
+/// Throws std::runtime_error naming the file and the missing or mistyped key.
+Machine load_machine(const std::filesystem::path &path);
+
+/// One boot: what the lab puts in the machine.
+struct GuestRequest {
+    std::string kernel;
+    std::string initrd;
+    std::string append; ///< words after the machine's kernel_cmdline
+    int smp = 0;        ///< 0: the machine's
+    int memory_mib = 0; ///< 0: the machine's for page_size
+    std::string page_size = "4K";
+    bool interactive = false; ///< the terminal is the console, with QEMU's monitor on Ctrl-A
+};
+
+/// "4K", "16K" or "64K" from the ARM64_*_PAGES option a geometry fragment sets; throws when it
+/// sets none.
+std::string page_size_of_fragment(const std::filesystem::path &fragment);
+
+/// The full argv. -nodefaults: no NIC (whose option ROM comes from a package the lab does not
+/// need), no drive, no monitor; the console is the board's UART on stdio.
+std::vector<std::string> qemu_argv(const Machine &machine, const GuestRequest &request);
+
+/// Where a tool named in the machine comes from, for "install Debian package X".
+std::string missing_file_problem(const Machine &machine);
+
+} // namespace ptlab

@@ -1,0 +1,43 @@
+// ptlab run-guest: start QEMU for one boot, stream its console into the run folder, and judge
+// it in the same process (or hand the terminal to it: make shell).
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace ptlab {
+
+struct RunGuestArgs {
+    std::string machine;  ///< configs/machine/<arch>.json
+    std::string geometry; ///< configs/geometry/<name>.config: the page size picks the memory
+    std::string kernel;
+    std::string initrd;
+    std::string append;
+    std::string run_dir; ///< console.log, qemu.stderr, guest.json, result.{json,xml,ktap}
+    int timeout_seconds = 900;
+    int smp = 0;
+    int memory_mib = 0;
+    std::vector<std::string> allow;
+    std::string label;
+    bool shell = false;
+    bool live = false;
+    /// Replaces the machine's binary (the tests' fake QEMU).
+    std::string qemu_binary;
+};
+
+/// Exit codes: 0 pass, 1 fail; throws on bad input (a missing file names its package).
+int run_guest_cmd(const RunGuestArgs &args, std::ostream &out, std::ostream &err);
+
+/// The files of a run folder: one place for their names.
+struct RunFiles {
+    std::string console_log;
+    std::string qemu_stderr;
+    std::string guest_json;
+    std::string result_json;
+    std::string result_xml;
+    std::string result_ktap;
+};
+RunFiles run_files(const std::string &run_dir);
+
+} // namespace ptlab

@@ -1,0 +1,133 @@
+#include "ptlab/machine.hpp"
+
+#include "ptlab/kconfig.hpp"
+#include "ptlab/lines.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+
+namespace ptlab {
+
+namespace {
+
+template <typename T>
+T required(const nlohmann::json &j, const char *key, const std::filesystem::path &path) {
+    if (!j.contains(key)) {
+        throw std::runtime_error(path.string() + ": no \"" + key + "\"");
+    }
+    try {
+        return j.at(key).get<T>();
+    } catch (const nlohmann::json::exception &) {
+        throw std::runtime_error(path.string() + ": \"" + key + "\" has the wrong type");
+    }
+}
+
+bool on_path(const std::string &binary) {
+    if (binary.find('/') != std::string::npos) {
+        return std::filesystem::exists(binary);
+    }
+    const char *path = std::getenv("PATH");
+    std::string_view rest = path == nullptr ? "" : path;
+    while (!rest.empty()) {
+        const std::size_t colon = rest.find(':');
+        const std::filesystem::path dir(std::string(rest.substr(0, colon)));
+        if (!dir.empty() && std::filesystem::exists(dir / binary)) {
+            return true;
+        }
+        rest = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
+    }
+    return false;
+}
+
+} // namespace
+
+Machine load_machine(const std::filesystem::path &path) {
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(read_text_file(path));
+    } catch (const nlohmann::json::parse_error &e) {
+        throw std::runtime_error(path.string() + ": " + e.what());
+    }
+    Machine m;
+    m.binary = required<std::string>(j, "binary", path);
+    m.binary_package = required<std::string>(j, "binary_package", path);
+    m.machine = required<std::string>(j, "machine", path);
+    m.cpu = required<std::string>(j, "cpu", path);
+    m.firmware = required<std::string>(j, "firmware", path);
+    m.firmware_package = required<std::string>(j, "firmware_package", path);
+    m.kernel_cmdline = required<std::string>(j, "kernel_cmdline", path);
+    m.smp = required<int>(j, "smp", path);
+    m.memory_mib = required<std::map<std::string, int>>(j, "memory_mib", path);
+    return m;
+}
+
+std::string page_size_of_fragment(const std::filesystem::path &fragment) {
+    const ConfigFragment f = parse_config_fragment(read_lines(fragment));
+    std::string size;
+    for (const auto &entry : f.entries) {
+        for (const char *candidate : {"4K", "16K", "64K"}) {
+            if (entry.symbol == std::string("CONFIG_ARM64_") + candidate + "_PAGES") {
+                size = entry.value == "y" ? candidate : size;
+            }
+        }
+    }
+    if (size.empty()) {
+        throw std::runtime_error(fragment.string() +
+                                 ": sets none of CONFIG_ARM64_{4K,16K,64K}_PAGES=y");
+    }
+    return size;
+}
+
+std::vector<std::string> qemu_argv(const Machine &machine, const GuestRequest &request) {
+    int memory = request.memory_mib;
+    if (memory == 0) {
+        const auto it = machine.memory_mib.find(request.page_size);
+        if (it == machine.memory_mib.end()) {
+            throw std::runtime_error("the machine has no memory_mib for " + request.page_size +
+                                     " pages");
+        }
+        memory = it->second;
+    }
+    std::string append = machine.kernel_cmdline;
+    if (!request.append.empty()) {
+        append += " " + request.append;
+    }
+    return {machine.binary,
+            "-nodefaults",
+            "-machine",
+            machine.machine,
+            "-cpu",
+            machine.cpu,
+            "-smp",
+            std::to_string(request.smp > 0 ? request.smp : machine.smp),
+            "-m",
+            std::to_string(memory),
+            "-bios",
+            machine.firmware,
+            "-kernel",
+            request.kernel,
+            "-initrd",
+            request.initrd,
+            "-append",
+            append,
+            "-no-reboot",
+            "-display",
+            "none",
+            "-serial",
+            request.interactive ? "mon:stdio" : "stdio"};
+}
+
+std::string missing_file_problem(const Machine &machine) {
+    if (!on_path(machine.binary)) {
+        return "'" + machine.binary + "' not found: install Debian package " +
+               machine.binary_package + " (or run 'make deps')";
+    }
+    if (!std::filesystem::exists(machine.firmware)) {
+        return machine.firmware + " not found: install Debian package " + machine.firmware_package +
+               " (or run 'make deps')";
+    }
+    return "";
+}
+
+} // namespace ptlab

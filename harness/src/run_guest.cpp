@@ -1,0 +1,160 @@
+#include "ptlab/run_guest.hpp"
+
+#include "ptlab/guest.hpp"
+#include "ptlab/lines.hpp"
+#include "ptlab/machine.hpp"
+#include "ptlab/report.hpp"
+#include "ptlab/run.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+#include <stdexcept>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace ptlab {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+void write_file(const std::string &path, const std::string &text) {
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    file << text;
+    if (!file.flush()) {
+        throw std::runtime_error("cannot write " + path);
+    }
+}
+
+/// Two runs of one config, step and plan set share a run folder; the second one refuses
+/// instead of deleting the first one's log under it. The lock lives beside the folder, so
+/// clearing the folder does not drop it, and goes with the process however it ends.
+class RunDirLock {
+public:
+    explicit RunDirLock(const std::string &run_dir) {
+        const fs::path dir = fs::path(run_dir).lexically_normal();
+        fs::create_directories(dir.parent_path());
+        path_ = dir.string() + ".lock";
+        fd_ = open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd_ < 0) {
+            throw std::runtime_error("cannot open " + path_ + ": " + std::strerror(errno));
+        }
+        if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            std::string holder(64, '\0');
+            const ssize_t n = pread(fd_, holder.data(), holder.size() - 1, 0);
+            holder.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+            throw std::runtime_error("another run is using " + run_dir + " (pid " +
+                                     std::string(trim(holder)) +
+                                     "); wait for it to finish, or run another STEP or PLANS");
+        }
+        const std::string pid = std::to_string(getpid()) + "\n";
+        if (ftruncate(fd_, 0) != 0 || pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
+            throw std::runtime_error("cannot write " + path_);
+        }
+    }
+    ~RunDirLock() { close(fd_); }
+    RunDirLock(const RunDirLock &) = delete;
+    RunDirLock &operator=(const RunDirLock &) = delete;
+
+private:
+    std::string path_;
+    int fd_ = -1;
+};
+
+GuestRequest request_of(const RunGuestArgs &args) {
+    for (const auto *file : {&args.kernel, &args.initrd}) {
+        if (!fs::is_regular_file(*file)) {
+            throw std::runtime_error(*file + " not found");
+        }
+    }
+    GuestRequest request;
+    request.kernel = args.kernel;
+    request.initrd = args.initrd;
+    request.append = args.append;
+    request.smp = args.smp;
+    request.memory_mib = args.memory_mib;
+    request.page_size = page_size_of_fragment(args.geometry);
+    request.interactive = args.shell;
+    return request;
+}
+
+Machine machine_of(const RunGuestArgs &args) {
+    Machine machine = load_machine(args.machine);
+    if (!args.qemu_binary.empty()) {
+        machine.binary = args.qemu_binary;
+    }
+    if (const std::string problem = missing_file_problem(machine); !problem.empty()) {
+        throw std::runtime_error(problem);
+    }
+    return machine;
+}
+
+std::string seconds_text(double s) {
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(1) << s << "s";
+    return o.str();
+}
+
+int judge_into(const RunGuestArgs &args, const RunFiles &files, const GuestExit &exit,
+               std::ostream &out) {
+    RunOptions options;
+    options.timed_out = exit.timed_out;
+    options.qemu = qemu_end_of(exit);
+    options.allowed_kinds.insert(args.allow.begin(), args.allow.end());
+    const Verdict verdict = judge_run(read_lines(files.console_log), options);
+    const std::string label = args.label.empty() ? "run" : args.label;
+    const Summary summary = summary_from_verdict(verdict, label);
+    print_report(out, summary);
+    write_file(files.result_json, summary_to_json(summary));
+    std::ostringstream junit;
+    write_junit(junit, summary);
+    write_file(files.result_xml, junit.str());
+    std::ostringstream ktap;
+    write_ktap_block(ktap, summary, label);
+    write_file(files.result_ktap, ktap.str());
+    return verdict.outcome == Outcome::Pass ? 0 : 1;
+}
+
+} // namespace
+
+RunFiles run_files(const std::string &run_dir) {
+    const fs::path d(run_dir);
+    return {(d / "console.log").string(), (d / "qemu.stderr").string(),
+            (d / "guest.json").string(),  (d / "result.json").string(),
+            (d / "result.xml").string(),  (d / "result.ktap").string()};
+}
+
+int run_guest_cmd(const RunGuestArgs &args, std::ostream &out, std::ostream &err) {
+    const Machine machine = machine_of(args);
+    const std::vector<std::string> argv = qemu_argv(machine, request_of(args));
+    if (args.shell) {
+        err << "shell: 'poweroff -f' in the guest leaves (or Ctrl-A X, QEMU's monitor)\n";
+        throw std::runtime_error(exec_interactive(argv));
+    }
+    if (args.run_dir.empty()) {
+        throw std::runtime_error("--run-dir is required unless --shell");
+    }
+    RunDirLock lock(args.run_dir);
+    fs::remove_all(args.run_dir);
+    fs::create_directories(args.run_dir);
+    const RunFiles files = run_files(args.run_dir);
+    GuestLimits limits;
+    limits.timeout = std::chrono::seconds(args.timeout_seconds);
+    const GuestExit exit =
+        run_guest(argv, files.console_log, files.qemu_stderr, limits, args.live ? &out : nullptr);
+    write_file(files.guest_json, guest_exit_to_json(exit));
+    err << "guest ran " << seconds_text(exit.wall_seconds) << " (first KTAP line after "
+        << (exit.first_ktap_seconds ? seconds_text(*exit.first_ktap_seconds) : "-") << ")\n";
+    const int rc = judge_into(args, files, exit, out);
+    out.flush();
+    err << "console log: " << files.console_log << '\n';
+    return rc;
+}
+
+} // namespace ptlab
