@@ -28,9 +28,11 @@ LOCKSTAT_ROUNDS=${LOCKSTAT_ROUNDS:-1}
 SMP=${SMP:-$(nproc)}
 BENCH_REPS=${BENCH_REPS:-5}
 BENCH_WARMUP=${BENCH_WARMUP:-1}
-# A 64K-page THP fault clears 512 MiB: longer repetitions there.
-case $CONFIG in
-64k-*) BENCH_SECONDS=${BENCH_SECONDS:-3} ;;
+# A 64K-page THP fault clears 512 MiB: longer repetitions there. The page
+# size is the geometry fragment's.
+[ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
+case $("$PTLAB" page-size "$TOP/configs/geometry/$CONFIG.config") in
+64K) BENCH_SECONDS=${BENCH_SECONDS:-3} ;;
 *) BENCH_SECONDS=${BENCH_SECONDS:-1} ;;
 esac
 BENCH_THREADS=${BENCH_THREADS:-}

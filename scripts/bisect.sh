@@ -11,6 +11,7 @@ set -eu
 
 CONFIG=${CONFIG:-4k-48}
 PLANS=${PLANS:-${PLAN:-boot}}
+check_plan_names "$PLANS"
 SERIES=${SERIES:-}
 GOOD=${GOOD:-}
 BAD=${BAD:-}
@@ -39,6 +40,9 @@ good=$(resolve_step "$GOOD")
 bad=$(resolve_step "$BAD")
 git -C "$SRC" merge-base --is-ancestor "$good" "$bad" || die "GOOD ($GOOD) is not an ancestor of BAD ($BAD)"
 
+# Once for the whole bisection; each step then builds only its kernel.
+"$TOP/scripts/stress.sh"
+"$TOP/scripts/rootfs.sh" >/dev/null
 log "bisect: $CONFIG, plans '$PLANS', $(git -C "$SRC" rev-list --count "$good..$bad") commits between GOOD and BAD"
 start=$(date +%s)
 rc=0
@@ -67,5 +71,6 @@ echo "first bad commit: $(git -C "$SRC" log -1 --format='%h %s (%an)' "$first")"
 if [ -f "$run/result.json" ]; then
 	echo "verdict: $("$PTLAB" result-get "$run/result.json" verdict)"
 	echo "failing tests: $("$PTLAB" result-get "$run/result.json" failing-tests)"
+	echo "first splat: $("$PTLAB" result-get "$run/result.json" first-splat)"
 	echo "console log: $run/console.log"
 fi

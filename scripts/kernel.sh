@@ -65,20 +65,25 @@ configure() { # outdir
 	echo "$key" >"$o/.ptlab-config-key"
 }
 
-# A new output folder starts as a copy of the one of this config and flavour
-# built last, so Kbuild rebuilds only what differs: every file git changed
-# since that build was rewritten by the checkout and is newer than its
-# objects. Seconds per step instead of minutes, unless the step flips an
-# option half the tree depends on (4/4's split PMD lock changes struct page).
+# A folder never built starts as a copy of the built folder of this config
+# and flavour whose .config is closest to its own (ptlab closest-config; the
+# newest of equals), so Kbuild rebuilds only what differs: every file git
+# changed since that build was rewritten by a checkout and is newer than its
+# objects, and every option that differs is seen by syncconfig. Seconds per
+# step instead of minutes, unless the .configs differ in an option half the
+# tree depends on (4/4's split PMD lock changes struct page).
 seed_outdir() { # outdir
-	local o=$1 stamp
-	[ -e "$o/.config" ] && return 0
-	stamp=$(find "$(dirname "$o")" -mindepth 2 -maxdepth 2 -name .ptlab-built -printf '%T@ %p\n' 2>/dev/null |
-		sort -rn | head -n 1 | cut -d' ' -f2-)
-	[ -n "$stamp" ] || return 0
-	log "kernel: new output folder $(basename "$o"), seeded from $(basename "$(dirname "$stamp")")"
+	local o=$1 stamp candidates=() closest
+	[ -e "$o/.ptlab-built" ] || [ -e "$o/vmlinux" ] && return 0
+	while read -r stamp; do
+		[ "$(dirname "$stamp")" = "$o" ] || candidates+=("$(dirname "$stamp")/.config")
+	done < <(find "$(dirname "$o")" -mindepth 2 -maxdepth 2 -name .ptlab-built -printf '%T@ %p\n' 2>/dev/null |
+		sort -rn | cut -d' ' -f2-)
+	[ "${#candidates[@]}" -gt 0 ] || return 0
+	closest=$("$PTLAB" closest-config --config "$o/.config" "${candidates[@]}")
+	log "kernel: new output folder $(basename "$o"), seeded from $(basename "$(dirname "${closest%%$'\t'*}")") (${closest##*$'\t'} options differ)"
 	rsync -a --exclude /ptlab-module --exclude /.ptlab-built --exclude '/*.log' \
-		"$(dirname "$stamp")/" "$o/"
+		--exclude /.config --exclude /.ptlab-config-key "$(dirname "${closest%%$'\t'*}")/" "$o/"
 }
 
 # .ptlab-built marks a complete build, the only kind worth seeding from.
@@ -116,7 +121,6 @@ main() {
 	fi
 	[ "$NO_CHECKOUT" = 1 ] || checkout_step
 	o=$(kernel_outdir "$CONFIG" "$FLAVOUR" "$STEP")
-	seed_outdir "$o"
 	mkdir -p "$o"
 	local what
 	what="kernel $CONFIG-$FLAVOUR @ $(step_dirname "$STEP")"
@@ -125,6 +129,7 @@ main() {
 		echo "$o"
 		return 0
 	fi
+	seed_outdir "$o"
 	run_step "$what: build Image + modules" "$o/build.log" build "$o"
 	[ -f "$o/arch/arm64/boot/Image" ] || die "$o/arch/arm64/boot/Image missing after the build"
 	if have_module; then

@@ -105,6 +105,16 @@ check_flavour_name() {
 		die "unknown FLAVOUR '$1'; valid names: $(fragment_names flavour | tr '\n' ' ')"
 }
 
+# Plans are rootfs/plans/<name>.plan; PLANS may separate them by spaces or
+# commas. Checked on the host, before anything builds or boots.
+check_plan_names() { # plans
+	local p
+	for p in $(echo "$1" | tr ',' ' '); do
+		[ -f "$TOP/rootfs/plans/$p.plan" ] ||
+			die "unknown plan '$p'; valid plans: $(basename -s .plan "$TOP"/rootfs/plans/*.plan | tr '\n' ' ')"
+	done
+}
+
 # check_uint NAME VALUE MIN: a make knob that must be a whole number, checked
 # on the host rather than by the guest after a boot.
 check_uint() {

@@ -22,13 +22,14 @@ SHELL_MODE=0
 [ "${1:-}" = --shell ] && SHELL_MODE=1
 
 check_config_name "$CONFIG"
+check_plan_names "$PLANS"
 # Knobs are checked before anything builds.
 check_uint TIMEOUT "$TIMEOUT" 1
 [ -z "$SMP" ] || check_uint SMP "$SMP" 1
 [ -z "$MEM" ] || check_uint MEM "$MEM" 256
 [ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
 
-# PREBUILT=1 (make bench): boot the kernel, stress tool and initramfs as they are built, with
+# PREBUILT=1 (make bench, a bisection step): boot the kernel, stress tool and initramfs as they are built, with
 # no checkout of build/linux: alternating steps would otherwise relink every kernel each time.
 if [ "${PREBUILT:-0}" = 1 ]; then
 	kernel_out=$(kernel_outdir "$CONFIG" "$FLAVOUR" "$STEP")

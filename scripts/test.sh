@@ -141,6 +141,15 @@ qemu_cannot_start() {
 		CONFIG=4k-48 STEP=series-head PLANS=boot PTLAB_MACHINE="$RESULTS/machine-bad.json"
 }
 
+# Bad knobs are refused on the host, naming what is valid, before any build.
+knobs_refused() { # VAR=value expected-message
+	local out
+	out=$(env "$1" "$TOP/scripts/run.sh" 2>&1) && { echo "$1 was accepted"; return 1; }
+	printf '%s\n' "$out"
+	printf '%s\n' "$out" | grep -q -- "$2" || { echo "no '$2'"; return 1; }
+	! printf '%s\n' "$out" | grep -q '^kernel '
+}
+
 pristine_equals_head() {
 	git -C "$SRC" diff --stat pristine series-head
 	git -C "$SRC" diff --quiet pristine series-head
@@ -259,6 +268,10 @@ check "source: make source builds build/linux" "$TOP/scripts/source.sh"
 check "lint (shellcheck, clang-format, checkpatch)" "$TOP/scripts/lint.sh"
 check "source: 3 baseline commits, then 4 by Yu Zhao" tree_log
 check "source: git diff pristine series-head is empty" pristine_equals_head
+check "run: an unknown plan is refused before anything builds" \
+	knobs_refused "PLANS=boot no-such-plan" "unknown plan 'no-such-plan'; valid plans: .*boot"
+check "run: TIMEOUT=abc is refused before anything builds" \
+	knobs_refused TIMEOUT=abc "TIMEOUT must be a whole number, not 'abc'"
 check "source: the recorded Debian base, its ids quoted in README" base_is_recorded
 check "source: make source names a Debian base that moved (faked record)" drift_is_reported
 for step in series-base series-head; do

@@ -3,6 +3,7 @@
 #include "ptlab/lines.hpp"
 
 #include <set>
+#include <stdexcept>
 
 namespace ptlab {
 
@@ -163,6 +164,34 @@ std::string config_get(const DotConfig &config, std::string_view symbol) {
         return "n";
     }
     return unquote(it->second);
+}
+
+std::size_t config_distance(const DotConfig &a, const DotConfig &b) {
+    std::size_t differing = 0;
+    for (const auto &[symbol, value] : a) {
+        const auto it = b.find(symbol);
+        differing += it == b.end() || it->second != value ? 1 : 0;
+    }
+    for (const auto &[symbol, value] : b) {
+        differing += a.count(symbol) == 0 ? 1 : 0;
+    }
+    return differing;
+}
+
+std::size_t closest_config(const DotConfig &target, const std::vector<DotConfig> &candidates) {
+    if (candidates.empty()) {
+        throw std::runtime_error("closest_config: no candidates");
+    }
+    std::size_t best = 0;
+    std::size_t best_distance = config_distance(target, candidates[0]);
+    for (std::size_t i = 1; i < candidates.size(); ++i) {
+        const std::size_t d = config_distance(target, candidates[i]);
+        if (d < best_distance) {
+            best = i;
+            best_distance = d;
+        }
+    }
+    return best;
 }
 
 } // namespace ptlab

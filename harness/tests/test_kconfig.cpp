@@ -91,5 +91,20 @@ TEST(Kconfig, ConfigGet) {
     EXPECT_EQ(config_get(escaped, "S"), R"(a "b" \c)");
 }
 
+TEST(Kconfig, ClosestConfigCountsDifferingOptions) {
+    const DotConfig head = parse_dotconfig(lines_of("CONFIG_A=y\nCONFIG_SPLIT=y\nCONFIG_N=3\n"));
+    const DotConfig base = parse_dotconfig(lines_of("CONFIG_A=y\nCONFIG_N=3\n"));
+    const DotConfig other = parse_dotconfig(lines_of("CONFIG_A=m\nCONFIG_N=4\n"));
+    EXPECT_EQ(config_distance(head, head), 0U);
+    EXPECT_EQ(config_distance(head, base), 1U);
+    EXPECT_EQ(config_distance(base, head), 1U);
+    EXPECT_EQ(config_distance(head, other), 3U);
+    // A step with the split lock off is seeded from a folder with it off, not the newest.
+    EXPECT_EQ(closest_config(base, {head, other, base}), 2U);
+    // Equals: the first, which callers make the newest.
+    EXPECT_EQ(closest_config(base, {base, base}), 0U);
+    EXPECT_THROW(closest_config(base, {}), std::runtime_error);
+}
+
 } // namespace
 } // namespace ptlab

@@ -79,3 +79,22 @@ count_entries() { # dir
 uptime_s() {
 	cut -d' ' -f1 /proc/uptime
 }
+
+# stress_plan WORKLOAD: the whole plan of a ptlab-stress workload. The tool's
+# KTAP is the plan's, its exit status the plan's (0 pass, 1 fail, 4 skip with
+# the reason in /tmp/.plan-skip). The tool reads ptlab.seed= and
+# ptlab.stress_seconds= from the kernel command line and owns the defaults.
+stress_plan() {
+	command -v ptlab-stress >/dev/null 2>&1 ||
+		ktap_skip_all "ptlab-stress is not in this initramfs: run scripts/stress.sh, then rebuild the rootfs"
+	rm -f /tmp/.plan-skip
+	ptlab-stress "$1" --knobs-from /proc/cmdline --skip-file /tmp/.plan-skip
+	case $? in
+	0) exit 0 ;;
+	4)
+		[ -s /tmp/.plan-skip ] || echo "ptlab-stress $1 skipped (no reason given)" >/tmp/.plan-skip
+		exit 4
+		;;
+	*) exit 1 ;;
+	esac
+}

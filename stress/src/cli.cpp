@@ -45,6 +45,54 @@ std::string workload_list() {
            "      at the PTE level; lock contention from /proc/lock_stat when the kernel has it\n";
 }
 
+double default_duration(const std::string &command) {
+    static const std::pair<const char *, double> table[] = {
+        {"thp", 30}, {"efi", 20}, {"kvm", 30}, {"all", 45}};
+    for (const auto &[name, seconds] : table) {
+        if (command == name) {
+            return seconds;
+        }
+    }
+    return 10;
+}
+
+namespace {
+
+/// ptlab.seed= and ptlab.stress_seconds= from a kernel command line, for what argv did not
+/// set; "" or the reason a value is refused.
+std::string apply_knobs(const std::string &path, bool seed_on_argv, Options &o) {
+    std::ifstream file(path);
+    if (!file) {
+        return "cannot read " + path;
+    }
+    for (std::string word; file >> word;) {
+        const std::size_t eq = word.find('=');
+        const std::string key = word.substr(0, eq);
+        const std::string value = eq == std::string::npos ? "" : word.substr(eq + 1);
+        try {
+            std::size_t used = 0;
+            if (key == "ptlab.stress_seconds" && !o.duration && !o.iterations) {
+                const double seconds = std::stod(value, &used);
+                if (used != value.size() || seconds < 0.1 || seconds > 604800) {
+                    throw std::invalid_argument(value);
+                }
+                o.duration = seconds;
+            } else if (key == "ptlab.seed" && !seed_on_argv) {
+                o.seed = std::stoull(value, &used, 0);
+                if (used != value.size()) {
+                    throw std::invalid_argument(value);
+                }
+                o.seed_given = true;
+            }
+        } catch (const std::logic_error &) {
+            return key + "=" + value + " (in " + path + ") is not a valid value";
+        }
+    }
+    return "";
+}
+
+} // namespace
+
 std::uint64_t random_seed() {
     std::uint64_t s = 0;
     if (::getrandom(&s, sizeof s, 0) != static_cast<ssize_t>(sizeof s)) {
@@ -107,8 +155,7 @@ CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::
     app.add_option("--threads", o.threads, "worker threads per workload (default 2)")
         ->check(CLI::Range(1, 64));
     auto *duration = app.add_option("--duration", o.duration,
-                                    "run for SECONDS (default " +
-                                        std::to_string(static_cast<int>(kDefaultDuration)) + ")")
+                                    "run for SECONDS (default: thp 30, efi 20, kvm 30, all 45)")
                          ->type_name("SECONDS")
                          ->check(CLI::Range(0.1, 604800.0));
     auto *iterations =
@@ -127,6 +174,10 @@ CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::
     app.add_flag("--list", o.list, "list the workloads and exit");
     app.add_option("--skip-file", o.skip_file,
                    "when the result is SKIP, write the reason to PATH (for the guest's plans)")
+        ->type_name("PATH");
+    app.add_option("--knobs-from", o.knobs_from,
+                   "read ptlab.seed=N and ptlab.stress_seconds=N from this kernel command line "
+                   "(/proc/cmdline in the guest) where the options above are not given")
         ->type_name("PATH");
     app.add_option("--mem-percent", o.mem_percent,
                    "share of MemAvailable the memory workloads may use (default: automatic)")
@@ -235,6 +286,14 @@ CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::
         return res;
     }
     o.seed_given = seed->count() > 0;
+    if (!o.knobs_from.empty()) {
+        if (const std::string problem = apply_knobs(o.knobs_from, o.seed_given, o);
+            !problem.empty()) {
+            err << "ptlab-stress: error: " << problem << "\n";
+            res.exit_code = kExitUsage;
+            return res;
+        }
+    }
     if (!o.seed_given) {
         o.seed = random_seed();
     }

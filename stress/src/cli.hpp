@@ -13,7 +13,9 @@ constexpr int kExitPass = 0;
 constexpr int kExitFail = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitSkip = 4;
-constexpr double kDefaultDuration = 10.0;
+// Seconds a workload runs unless told otherwise: the one place these are stated (the guest's
+// plans pass no duration; ptlab.stress_seconds= on the kernel command line overrides).
+double default_duration(const std::string &command);
 
 // ptlab-stress bench: fault throughput per thread count and layout (bench.cpp).
 struct BenchOptions {
@@ -38,6 +40,7 @@ struct Options {
     bool json = false;
     bool list = false;
     std::string skip_file;          // where to write the reason of a SKIP
+    std::string knobs_from;         // a kernel command line: ptlab.seed=, ptlab.stress_seconds=
     unsigned mem_percent = 0;       // share of MemAvailable for memory workloads, 0 = automatic
     std::vector<unsigned> ipa_bits; // kvm: IPA sizes to test; empty = 32..48 as allowed
     bool make_it_fail = false;      // opt this process into fault injection once started
@@ -46,7 +49,7 @@ struct Options {
     BenchOptions bench;             // bench
 
     [[nodiscard]] double effective_duration() const {
-        return duration.value_or(iterations ? 0.0 : kDefaultDuration);
+        return duration.value_or(iterations ? 0.0 : default_duration(command));
     }
     // The command line that repeats this run ("ptlab-stress thp --seed 42 ...").
     [[nodiscard]] std::string reproduce_command() const;

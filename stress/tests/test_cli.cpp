@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 using namespace ptlab;
 
@@ -34,7 +36,7 @@ TEST(Cli, Defaults) {
     EXPECT_EQ(o.threads, 2U);
     EXPECT_FALSE(o.duration);
     EXPECT_FALSE(o.iterations);
-    EXPECT_DOUBLE_EQ(o.effective_duration(), kDefaultDuration);
+    EXPECT_DOUBLE_EQ(o.effective_duration(), 30.0);
     EXPECT_FALSE(o.json);
     EXPECT_FALSE(o.seed_given);
 }
@@ -63,6 +65,49 @@ TEST(Cli, Iterations) {
     EXPECT_EQ(p.res.options.skip_file, "/tmp/x");
 }
 
+TEST(Cli, EachWorkloadOwnsItsDefaultDuration) {
+    EXPECT_DOUBLE_EQ(parse({"thp"}).res.options.effective_duration(), 30.0);
+    EXPECT_DOUBLE_EQ(parse({"efi"}).res.options.effective_duration(), 20.0);
+    EXPECT_DOUBLE_EQ(parse({"kvm"}).res.options.effective_duration(), 30.0);
+    EXPECT_DOUBLE_EQ(parse({"all"}).res.options.effective_duration(), 45.0);
+}
+
+namespace {
+std::string cmdline_file(const std::string &text) {
+    const std::string path = ::testing::TempDir() + "ptlab-cmdline-" + std::to_string(getpid());
+    std::ofstream(path) << text;
+    return path;
+}
+} // namespace
+
+TEST(Cli, KnobsFromTheKernelCommandLine) {
+    const std::string path =
+        cmdline_file("console=ttyAMA0 ptlab.plans=thp ptlab.stress_seconds=7 ptlab.seed=0x2a\n");
+    const auto p = parse({"thp", "--knobs-from", path});
+    ASSERT_FALSE(p.res.exit_code) << p.err;
+    EXPECT_DOUBLE_EQ(p.res.options.effective_duration(), 7.0);
+    EXPECT_EQ(p.res.options.seed, 42U);
+    EXPECT_TRUE(p.res.options.seed_given);
+    // The command line of the tool wins over the kernel's.
+    const auto q = parse({"thp", "--knobs-from", path, "--duration", "3", "--seed", "5"});
+    ASSERT_FALSE(q.res.exit_code) << q.err;
+    EXPECT_DOUBLE_EQ(q.res.options.effective_duration(), 3.0);
+    EXPECT_EQ(q.res.options.seed, 5U);
+}
+
+TEST(Cli, BadKnobOnTheKernelCommandLineIsAUsageError) {
+    for (const char *bad :
+         {"ptlab.stress_seconds=abc", "ptlab.stress_seconds=0", "ptlab.seed=12x"}) {
+        const auto p = parse({"kvm", "--knobs-from", cmdline_file(bad)});
+        ASSERT_TRUE(p.res.exit_code) << bad;
+        EXPECT_EQ(*p.res.exit_code, kExitUsage);
+        EXPECT_NE(p.err.find("is not a valid value"), std::string::npos) << p.err;
+    }
+    const auto missing = parse({"kvm", "--knobs-from", "/nonexistent/cmdline"});
+    ASSERT_TRUE(missing.res.exit_code);
+    EXPECT_NE(missing.err.find("cannot read"), std::string::npos);
+}
+
 TEST(Cli, SeedInHex) {
     const auto p = parse({"efi", "--seed", "0x10"});
     ASSERT_FALSE(p.res.exit_code) << p.err;
@@ -83,7 +128,7 @@ TEST(Cli, IpaBits) {
     ASSERT_FALSE(p.res.exit_code) << p.err;
     EXPECT_EQ(p.res.options.ipa_bits, (std::vector<unsigned>{32, 52}));
     EXPECT_EQ(p.res.options.reproduce_command(),
-              "ptlab-stress kvm --seed 1 --threads 2 --duration 10 --ipa-bits 32,52");
+              "ptlab-stress kvm --seed 1 --threads 2 --duration 30 --ipa-bits 32,52");
     EXPECT_EQ(parse({"kvm", "--ipa-bits", "31"}).res.exit_code, kExitUsage);
     EXPECT_EQ(parse({"kvm", "--ipa-bits", "40,x"}).res.exit_code, kExitUsage);
 }

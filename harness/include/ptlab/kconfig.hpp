@@ -46,4 +46,11 @@ std::size_t distinct_symbols(const ConfigFragment &fragment);
 /// a number, or "n" when not set.
 std::string config_get(const DotConfig &config, std::string_view symbol);
 
+/// Number of symbols set differently (or set in one only) in two .configs.
+std::size_t config_distance(const DotConfig &a, const DotConfig &b);
+
+/// Index of the candidate closest to `target` (fewest differing symbols); the first of equals,
+/// so callers list the newest first. Throws on an empty list.
+std::size_t closest_config(const DotConfig &target, const std::vector<DotConfig> &candidates);
+
 } // namespace ptlab

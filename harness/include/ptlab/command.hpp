@@ -1,0 +1,53 @@
+// The subcommands of ptlab: each one a class that registers its options and runs, grouped by
+// job in src/cmd_*.cpp; run_cli() (cli.cpp) only parses and dispatches.
+#pragma once
+
+#include "ptlab/report.hpp"
+
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+} // namespace CLI
+
+namespace ptlab {
+
+class Command {
+public:
+    virtual ~Command() = default;
+    /// Adds the subcommand and its options to app.
+    virtual void add(CLI::App &app) = 0;
+    /// Runs it; 0 pass, 1 fail (other codes as the subcommand documents).
+    virtual int run(std::ostream &out, std::ostream &err) = 0;
+    [[nodiscard]] bool given() const;
+
+protected:
+    CLI::App *sub_ = nullptr;
+};
+
+using Commands = std::vector<std::unique_ptr<Command>>;
+
+/// check-log, summarize, result-get, run-guest
+void add_verdict_commands(Commands &into);
+/// config-check, config-get, closest-config, page-size, expect
+void add_config_commands(Commands &into);
+/// patch-check, base-check
+void add_tree_commands(Commands &into);
+/// matrix, bench-report
+void add_report_commands(Commands &into);
+
+/// Writes a file through writer; nothing when path is empty; throws when it cannot.
+void write_output(const std::string &path, const std::function<void(std::ostream &)> &writer);
+
+struct OutputOptions {
+    std::string json;
+    std::string junit;
+};
+void add_output_options(CLI::App *cmd, OutputOptions &options);
+void write_outputs(const OutputOptions &options, const Summary &summary);
+
+} // namespace ptlab

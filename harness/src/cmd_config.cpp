@@ -1,0 +1,218 @@
+#include "ptlab/command.hpp"
+
+#include "ptlab/base_record.hpp"
+#include "ptlab/bench.hpp"
+#include "ptlab/expect.hpp"
+#include "ptlab/gtest_import.hpp"
+#include "ptlab/guest.hpp"
+#include "ptlab/kconfig.hpp"
+#include "ptlab/ktap.hpp"
+#include "ptlab/lines.hpp"
+#include "ptlab/machine.hpp"
+#include "ptlab/matrix.hpp"
+#include "ptlab/patches.hpp"
+#include "ptlab/report.hpp"
+#include "ptlab/run.hpp"
+#include "ptlab/run_guest.hpp"
+#include "ptlab/splat.hpp"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <ostream>
+#include <set>
+#include <stdexcept>
+
+// Kconfig: fragments against a .config, single options, the closest build, expectations.
+
+namespace ptlab {
+
+namespace {
+
+int config_check(const std::string &config_path, const std::vector<std::string> &fragments,
+                 std::ostream &out) {
+    const DotConfig config = parse_dotconfig(read_lines(config_path));
+    std::size_t problems = 0;
+    // Fragments merge in order, a later one overriding an earlier one (merge_config.sh); each
+    // option is checked against what the last fragment that names it asks.
+    ConfigFragment merged;
+    std::map<std::string, std::string> asked_by;
+    for (const auto &path : fragments) {
+        const ConfigFragment fragment = parse_config_fragment(read_lines(path));
+        for (const auto &error : fragment.errors) {
+            out << path << ": " << error << '\n';
+            ++problems;
+        }
+        for (const auto &entry : fragment.entries) {
+            merged.entries.push_back(entry);
+            asked_by[entry.symbol] = path;
+        }
+    }
+    for (const auto &mismatch : check_config(merged, config)) {
+        out << asked_by[mismatch.symbol] << ": " << mismatch.message() << '\n';
+        ++problems;
+    }
+    const std::size_t checked = distinct_symbols(merged);
+    if (problems == 0) {
+        out << "config-check: " << checked << " options checked, all set as asked\n";
+        return 0;
+    }
+    out << "config-check: " << checked << " options checked, " << problems << " not set as asked\n";
+    return 1;
+}
+
+struct ExpectArgs {
+    std::string data;
+    std::string config;
+    std::string subjects;
+    bool json = false;
+};
+
+int expect_cmd(const ExpectArgs &args, std::ostream &out, std::ostream &err) {
+    const auto data = nlohmann::json::parse(read_text_file(args.data));
+    std::vector<std::string> subjects;
+    for (const auto &line : read_lines(args.subjects)) {
+        if (!trim(line).empty()) {
+            subjects.emplace_back(trim(line));
+        }
+    }
+    const Expectations e = expect(data, args.config, subjects);
+    for (const auto &s : e.unknown_subjects) {
+        err << "ptlab expect: no expectations for a commit named '" << s
+            << "'; it is taken to change nothing\n";
+    }
+    if (args.json) {
+        out << nlohmann::json{{"values", e.values}, {"patches", e.patches}}.dump(2) << '\n';
+    } else {
+        out << to_cmdline_value(e) << '\n';
+    }
+    return 0;
+}
+
+class ConfigCheckCommand final : public Command {
+public:
+    void add(CLI::App &app) override {
+        sub_ = app.add_subcommand(
+            "config-check", "check that a .config has every option as a Kconfig fragment asks");
+        sub_->add_option("--config", config_path, "the .config to check")
+            ->required()
+            ->check(CLI::ExistingFile);
+        sub_->add_option("FRAGMENT", fragments, "Kconfig fragment")
+            ->required()
+            ->check(CLI::ExistingFile);
+    }
+    int run(std::ostream &out, [[maybe_unused]] std::ostream &err) override {
+        return config_check(config_path, fragments, out);
+    }
+
+private:
+    std::string config_path;
+    std::vector<std::string> fragments;
+};
+
+class ConfigGetCommand final : public Command {
+public:
+    void add(CLI::App &app) override {
+        sub_ = app.add_subcommand("config-get",
+                                  "print one symbol's value in a .config (n if not set)");
+        sub_->add_option("--config", get_config_path, "the .config to read")
+            ->required()
+            ->check(CLI::ExistingFile);
+        sub_->add_option("SYMBOL", symbol, "symbol, with or without CONFIG_")->required();
+    }
+    int run(std::ostream &out, [[maybe_unused]] std::ostream &err) override {
+        out << config_get(parse_dotconfig(read_lines(get_config_path)), symbol) << '\n';
+        return 0;
+    }
+
+private:
+    std::string get_config_path;
+    std::string symbol;
+};
+
+class ClosestConfigCommand final : public Command {
+public:
+    void add(CLI::App &app) override {
+        sub_ = app.add_subcommand(
+            "closest-config", "print the candidate .config closest to --config (fewest differing "
+                              "options; the first of equals), and the distance");
+        sub_->add_option("--config", seed_target, "the .config to match")
+            ->required()
+            ->check(CLI::ExistingFile);
+        sub_->add_option("CANDIDATE", seed_candidates, ".config of a built folder, newest first")
+            ->required()
+            ->check(CLI::ExistingFile);
+    }
+    int run(std::ostream &out, [[maybe_unused]] std::ostream &err) override {
+        const DotConfig target = parse_dotconfig(read_lines(seed_target));
+        std::vector<DotConfig> candidates;
+        for (const auto &path : seed_candidates) {
+            candidates.push_back(parse_dotconfig(read_lines(path)));
+        }
+        const std::size_t best = closest_config(target, candidates);
+        out << seed_candidates[best] << '\t' << config_distance(target, candidates[best]) << '\n';
+        return 0;
+    }
+
+private:
+    std::string seed_target;
+    std::vector<std::string> seed_candidates;
+};
+
+class PageSizeCommand final : public Command {
+public:
+    void add(CLI::App &app) override {
+        sub_ = app.add_subcommand("page-size",
+                                  "print the page size (4K, 16K, 64K) a geometry fragment sets");
+        sub_->add_option("FRAGMENT", page_fragment, "configs/geometry/<name>.config")
+            ->required()
+            ->check(CLI::ExistingFile);
+    }
+    int run(std::ostream &out, [[maybe_unused]] std::ostream &err) override {
+        out << page_size_of_fragment(page_fragment) << '\n';
+        return 0;
+    }
+
+private:
+    std::string page_fragment;
+};
+
+class ExpectCommand final : public Command {
+public:
+    void add(CLI::App &app) override {
+        sub_ = app.add_subcommand(
+            "expect",
+            "print what a config at a step promises (k:v,k:v for the kernel command line)");
+        sub_->add_option("--data", expect_args.data, "configs/expectations.json")
+            ->required()
+            ->check(CLI::ExistingFile);
+        sub_->add_option("--config", expect_args.config, "config name")->required();
+        sub_->add_option("--subjects", expect_args.subjects,
+                         "file with the subjects of the step's commits on top of series-base")
+            ->required()
+            ->check(CLI::ExistingFile);
+        sub_->add_flag("--json", expect_args.json, "print JSON instead");
+    }
+    int run(std::ostream &out, [[maybe_unused]] std::ostream &err) override {
+        return expect_cmd(expect_args, out, err);
+    }
+
+private:
+    ExpectArgs expect_args;
+};
+
+} // namespace
+
+void add_config_commands(Commands &into) {
+    into.push_back(std::make_unique<ConfigCheckCommand>());
+    into.push_back(std::make_unique<ConfigGetCommand>());
+    into.push_back(std::make_unique<ClosestConfigCommand>());
+    into.push_back(std::make_unique<PageSizeCommand>());
+    into.push_back(std::make_unique<ExpectCommand>());
+}
+
+} // namespace ptlab
