@@ -1,20 +1,9 @@
 #include "ptlab/command.hpp"
 
-#include "ptlab/base_record.hpp"
-#include "ptlab/bench.hpp"
 #include "ptlab/expect.hpp"
-#include "ptlab/gtest_import.hpp"
-#include "ptlab/guest.hpp"
 #include "ptlab/kconfig.hpp"
-#include "ptlab/ktap.hpp"
 #include "ptlab/lines.hpp"
 #include "ptlab/machine.hpp"
-#include "ptlab/matrix.hpp"
-#include "ptlab/patches.hpp"
-#include "ptlab/report.hpp"
-#include "ptlab/run.hpp"
-#include "ptlab/run_guest.hpp"
-#include "ptlab/splat.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
