@@ -223,6 +223,23 @@ private:
     void reserve_gaps(char *addr, std::size_t len);
     void initial_fault_in();
     void final_verify();
+    void install_fault_handlers();
+    void tune_for_the_run();
+    bool restore_settings(std::string *err);
+    bool map_and_fault_in(TestNode &setup);
+    double run_threads(const WorkloadContext &ctx);
+    std::uint64_t unmap_all();
+
+    // results
+    void report_operations(TestNode &node, double elapsed);
+    void report_integrity(TestNode &node);
+    void report_huge_pages(TestNode &node, std::uint64_t bytes_mapped);
+    void report_features(TestNode &node, std::uint64_t khp);
+    void report_smaps_readers(TestNode &node);
+    [[nodiscard]] nlohmann::json metrics(double elapsed, std::uint64_t bytes_mapped,
+                                         std::uint64_t khp) const;
+    static std::string scan_sleep_path() { return kThpDir + "/khugepaged/scan_sleep_millisecs"; }
+    static std::string shmem_enabled_path() { return kThpDir + "/shmem_enabled"; }
 
     // threads
     void worker(unsigned t, const WorkloadContext &ctx);
@@ -293,6 +310,9 @@ private:
     std::atomic<std::uint64_t> max_anon_huge_kb_{0};   // our regions, from smaps
     std::atomic<std::uint64_t> max_shmem_pmd_kb_{0};   // our regions, from smaps
     std::atomic<std::uint64_t> max_meminfo_ahp_kb_{0}; // /proc/meminfo AnonHugePages
+    SettingOverride scan_sleep_;
+    SettingOverride shmem_enabled_;
+    std::vector<std::string> setting_notes_;
 };
 
 // SettingOverride::set() and restore(), retried: under fault injection opening or writing a
@@ -1256,62 +1276,47 @@ void ThpWorkload::final_verify() {
     }
 }
 
-TestNode ThpWorkload::run(const WorkloadContext &ctx) {
-    TestNode node("thp");
-    pg_ = page_size();
-    nthreads_ = ctx.threads;
-    fault_injection_ = fault_injection_active();
-    g_parent_pid = ::getpid();
-    {
-        struct sigaction sa {};
-        sigemptyset(&sa.sa_mask);
-        sa.sa_sigaction = on_arena_fault;
-        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-        ::sigaction(SIGSEGV, &sa, &g_prev_segv);
-        ::sigaction(SIGBUS, &sa, &g_prev_bus);
-    }
-    t_phase = "setup";
-    if (!probe(node)) {
-        return node;
-    }
-    plan_regions(node, ctx);
-    if (regions_.empty()) {
-        node.result = Result::Skip;
-        node.skip_reason = "not enough memory for one PMD huge page of " +
-                           std::to_string(pmd_ >> 20) + " MiB (budget " +
-                           std::to_string(budget_ >> 20) + " MiB)";
-        return node;
-    }
+// SIGSEGV and SIGBUS in the arena become reports (on_arena_fault), not a dead tool.
+void ThpWorkload::install_fault_handlers() {
+    struct sigaction sa {};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_sigaction = on_arena_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    ::sigaction(SIGSEGV, &sa, &g_prev_segv);
+    ::sigaction(SIGBUS, &sa, &g_prev_bus);
+}
 
-    // Settings for the run, restored at the end.
-    std::vector<std::string> setting_notes;
-    SettingOverride scan_sleep;
-    SettingOverride shmem_enabled;
+// Settings for the run, restored at the end: khugepaged scans often, shmem THPs are allowed.
+void ThpWorkload::tune_for_the_run() {
     std::string err;
-    const std::string scan_sleep_path = kThpDir + "/khugepaged/scan_sleep_millisecs";
-    const std::string shmem_enabled_path = kThpDir + "/shmem_enabled";
-    if (set_patiently(scan_sleep, scan_sleep_path, "100", &err)) {
-        setting_notes.push_back("khugepaged scan_sleep_millisecs " + scan_sleep.old_value() +
-                                " -> 100");
+    if (set_patiently(scan_sleep_, scan_sleep_path(), "100", &err)) {
+        setting_notes_.push_back("khugepaged scan_sleep_millisecs " + scan_sleep_.old_value() +
+                                 " -> 100");
     } else {
-        setting_notes.push_back("khugepaged scan_sleep_millisecs unchanged: " + err);
+        setting_notes_.push_back("khugepaged scan_sleep_millisecs unchanged: " + err);
     }
-    const auto shmem_mode = read_file_patiently(shmem_enabled_path);
+    const auto shmem_mode = read_file_patiently(shmem_enabled_path());
     if (shmem_mode) {
         const std::string m = sysfs_choice(*shmem_mode);
         if (m == "never" || m == "deny") {
-            if (set_patiently(shmem_enabled, shmem_enabled_path, "advise", &err)) {
-                setting_notes.push_back("shmem_enabled " + m + " -> advise");
+            if (set_patiently(shmem_enabled_, shmem_enabled_path(), "advise", &err)) {
+                setting_notes_.push_back("shmem_enabled " + m + " -> advise");
             } else {
-                setting_notes.push_back("shmem_enabled stays " + m + ": " + err);
+                setting_notes_.push_back("shmem_enabled stays " + m + ": " + err);
             }
         }
     }
-    const std::uint64_t khp_before = read_u64_file(kThpDir + "/khugepaged/pages_collapsed");
+}
 
-    TestNode &setup = node.check("setup", true);
-    setup.diagnostics = std::move(node.diagnostics);
-    node.diagnostics.clear();
+bool ThpWorkload::restore_settings(std::string *err) {
+    return restore_patiently(scan_sleep_, scan_sleep_path(), err) &&
+           restore_patiently(shmem_enabled_, shmem_enabled_path(), err);
+}
+
+// Every region mapped (retrying what fault injection makes fail), the fork report pages,
+// the arena bounds for the fault handler, and every page written once. False (with the
+// reason on setup) when that fails.
+bool ThpWorkload::map_and_fault_in(TestNode &setup) {
     std::string layout;
     try {
         place_arena();
@@ -1351,18 +1356,14 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
     } catch (const SysError &e) {
         setup.result = Result::Fail;
         setup.diag(e.what());
-        node.settle();
-        return node;
+        return false;
     }
     setup.diag("regions: " + layout);
-    for (const auto &n : setting_notes) {
-        setup.diag(n);
-    }
-    sample_smaps(false);
-    setup.diag("after fault-in: AnonHugePages " + std::to_string(max_anon_huge_kb_.load()) +
-               " kB, ShmemPmdMapped " + std::to_string(max_shmem_pmd_kb_.load()) +
-               " kB in the regions");
+    return true;
+}
 
+// The workers and two smaps readers, until the workers are done; the seconds they ran.
+double ThpWorkload::run_threads(const WorkloadContext &ctx) {
     const auto t0 = Clock::now();
     std::vector<std::thread> readers;
     std::vector<std::thread> workers;
@@ -1386,30 +1387,30 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
     const double elapsed = seconds_since(t0);
     workers_done_ = true;
     join_readers.join();
-    sample_smaps(false);
-    t_phase = "final check";
-    final_verify();
-    const std::uint64_t khp_after = read_u64_file(kThpDir + "/khugepaged/pages_collapsed");
+    return elapsed;
+}
 
+// Unmaps every region; the bytes they mapped.
+std::uint64_t ThpWorkload::unmap_all() {
     std::uint64_t bytes_mapped = 0;
     for (auto &r : regions_) {
         bytes_mapped += r->size;
         r->reservation.reset();
     }
     fork_reports_.clear();
-    std::string restore_err;
-    const bool restored = restore_patiently(scan_sleep, scan_sleep_path, &restore_err) &&
-                          restore_patiently(shmem_enabled, shmem_enabled_path, &restore_err);
+    return bytes_mapped;
+}
 
-    // ---- results
+// Every operation counted; a run with none, or with an unexpected error, fails.
+void ThpWorkload::report_operations(TestNode &node, double elapsed) {
     const std::uint64_t ops = total_ops();
     const double rate = elapsed > 0 ? static_cast<double>(ops) / elapsed : 0.0;
     std::string per_op;
-    nlohmann::json op_json = nlohmann::json::object();
     for (unsigned i = 0; i < OpCount; ++i) {
-        per_op += (per_op.empty() ? "" : " ") + std::string(kOpNames[i]) + "=" +
-                  std::to_string(op_counts_[i].load());
-        op_json[kOpNames[i]] = op_counts_[i].load();
+        per_op += per_op.empty() ? "" : " ";
+        per_op += kOpNames[i];
+        per_op += '=';
+        per_op += std::to_string(op_counts_[i].load());
     }
     TestNode &opsn = node.check("operations", ops > 0 && failures_.count() == 0);
     opsn.diag("ops=" + std::to_string(ops) + " in " + fmt_double(elapsed, 1) +
@@ -1441,7 +1442,10 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
     if (failures_.count() > failures_.messages().size()) {
         opsn.diag("... " + std::to_string(failures_.count()) + " failures in all");
     }
+}
 
+// No page may lose or change a byte.
+void ThpWorkload::report_integrity(TestNode &node) {
     TestNode &integ = node.check("pattern_integrity", corruption_.count() == 0);
     integ.diag("pages checked=" + std::to_string(pages_checked_.load()) + " (" +
                std::to_string(pages_checked_.load() * pg_ >> 20) +
@@ -1450,7 +1454,10 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
     for (const auto &m : corruption_.messages()) {
         integ.diag(m);
     }
+}
 
+// A run that never got a PMD huge page tested nothing the series changes: it fails.
+void ThpWorkload::report_huge_pages(TestNode &node, std::uint64_t bytes_mapped) {
     const std::uint64_t huge = max_anon_huge_kb_ + max_shmem_pmd_kb_;
     TestNode &hp = node.check("huge_pages", huge > 0 || max_meminfo_ahp_kb_ > 0);
     hp.diag("AnonHugePages max=" + std::to_string(max_anon_huge_kb_.load()) +
@@ -1468,7 +1475,10 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
                 "when MAX_PAGECACHE_ORDER >= HPAGE_PMD_ORDER; CONFIG_BASE_SMALL=1, as in "
                 "tinyconfig, makes it 7)");
     }
+}
 
+// fork+COW, MADV_COLLAPSE and khugepaged: a SKIP with its reason when they did not happen.
+void ThpWorkload::report_features(TestNode &node, std::uint64_t khp) {
     if (forks_ == 0) {
         node.skip("fork_cow", "no fork completed");
     } else {
@@ -1485,12 +1495,14 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
                        " not collapsible (EINVAL)=" + std::to_string(collapse_einval_.load()) +
                        " EBUSY=" + std::to_string(collapse_busy_.load()));
     }
-    const std::uint64_t khp = khp_after >= khp_before ? khp_after - khp_before : 0;
     if (khp == 0) {
         node.skip("khugepaged", "khugepaged collapsed no page during the run");
     } else {
         node.check("khugepaged", true, "pages_collapsed +" + std::to_string(khp));
     }
+}
+
+void ThpWorkload::report_smaps_readers(TestNode &node) {
     TestNode &sm = node.check("smaps_readers", smaps_reads_ > 0 && smaps_problems_.count() == 0,
                               std::to_string(smaps_reads_.load()) +
                                   " reads of /proc/self/smaps, inconsistencies=" +
@@ -1498,29 +1510,93 @@ TestNode ThpWorkload::run(const WorkloadContext &ctx) {
     for (const auto &m : smaps_problems_.messages()) {
         sm.diag(m);
     }
-    node.check("settings_restored", restored, restored ? "" : restore_err);
+}
 
-    node.metrics = {{"ops", ops},
-                    {"ops_per_s", rate},
-                    {"elapsed_s", elapsed},
-                    {"threads", nthreads_},
-                    {"op_counts", op_json},
-                    {"errors", expected_.to_json()},
-                    {"unexpected_errors", failures_.count()},
-                    {"anon_huge_kb_max", max_anon_huge_kb_.load()},
-                    {"shmem_pmd_kb_max", max_shmem_pmd_kb_.load()},
-                    {"meminfo_anon_huge_kb_max", max_meminfo_ahp_kb_.load()},
-                    {"pmd_size", pmd_},
-                    {"page_size", pg_},
-                    {"mapped_bytes", bytes_mapped},
-                    {"pages_checked", pages_checked_.load()},
-                    {"bad_bytes", bad_bytes_.load()},
-                    {"forks", forks_.load()},
-                    {"mremap_moves", mremap_moves_.load()},
-                    {"mremap_moves_by_vma", mremap_split_.load()},
-                    {"collapse_ok", collapse_ok_.load()},
-                    {"khugepaged_pages_collapsed", khp},
-                    {"smaps_reads", smaps_reads_.load()}};
+nlohmann::json ThpWorkload::metrics(double elapsed, std::uint64_t bytes_mapped,
+                                    std::uint64_t khp) const {
+    nlohmann::json op_json = nlohmann::json::object();
+    for (unsigned i = 0; i < OpCount; ++i) {
+        op_json[kOpNames[i]] = op_counts_[i].load();
+    }
+    const std::uint64_t ops = total_ops();
+    const double rate = elapsed > 0 ? static_cast<double>(ops) / elapsed : 0.0;
+    return {{"ops", ops},
+            {"ops_per_s", rate},
+            {"elapsed_s", elapsed},
+            {"threads", nthreads_},
+            {"op_counts", op_json},
+            {"errors", expected_.to_json()},
+            {"unexpected_errors", failures_.count()},
+            {"anon_huge_kb_max", max_anon_huge_kb_.load()},
+            {"shmem_pmd_kb_max", max_shmem_pmd_kb_.load()},
+            {"meminfo_anon_huge_kb_max", max_meminfo_ahp_kb_.load()},
+            {"pmd_size", pmd_},
+            {"page_size", pg_},
+            {"mapped_bytes", bytes_mapped},
+            {"pages_checked", pages_checked_.load()},
+            {"bad_bytes", bad_bytes_.load()},
+            {"forks", forks_.load()},
+            {"mremap_moves", mremap_moves_.load()},
+            {"mremap_moves_by_vma", mremap_split_.load()},
+            {"collapse_ok", collapse_ok_.load()},
+            {"khugepaged_pages_collapsed", khp},
+            {"smaps_reads", smaps_reads_.load()}};
+}
+
+TestNode ThpWorkload::run(const WorkloadContext &ctx) {
+    TestNode node("thp");
+    pg_ = page_size();
+    nthreads_ = ctx.threads;
+    fault_injection_ = fault_injection_active();
+    g_parent_pid = ::getpid();
+    install_fault_handlers();
+    t_phase = "setup";
+    if (!probe(node)) {
+        return node;
+    }
+    plan_regions(node, ctx);
+    if (regions_.empty()) {
+        node.result = Result::Skip;
+        node.skip_reason = "not enough memory for one PMD huge page of " +
+                           std::to_string(pmd_ >> 20) + " MiB (budget " +
+                           std::to_string(budget_ >> 20) + " MiB)";
+        return node;
+    }
+    tune_for_the_run();
+    const std::uint64_t khp_before = read_u64_file(kThpDir + "/khugepaged/pages_collapsed");
+
+    TestNode &setup = node.check("setup", true);
+    setup.diagnostics = std::move(node.diagnostics);
+    node.diagnostics.clear();
+    if (!map_and_fault_in(setup)) {
+        node.settle();
+        return node;
+    }
+    for (const auto &n : setting_notes_) {
+        setup.diag(n);
+    }
+    sample_smaps(false);
+    setup.diag("after fault-in: AnonHugePages " + std::to_string(max_anon_huge_kb_.load()) +
+               " kB, ShmemPmdMapped " + std::to_string(max_shmem_pmd_kb_.load()) +
+               " kB in the regions");
+
+    const double elapsed = run_threads(ctx);
+    sample_smaps(false);
+    t_phase = "final check";
+    final_verify();
+    const std::uint64_t khp_after = read_u64_file(kThpDir + "/khugepaged/pages_collapsed");
+    const std::uint64_t khp = khp_after >= khp_before ? khp_after - khp_before : 0;
+    const std::uint64_t bytes_mapped = unmap_all();
+    std::string restore_err;
+    const bool restored = restore_settings(&restore_err);
+
+    report_operations(node, elapsed);
+    report_integrity(node);
+    report_huge_pages(node, bytes_mapped);
+    report_features(node, khp);
+    report_smaps_readers(node);
+    node.check("settings_restored", restored, restored ? "" : restore_err);
+    node.metrics = metrics(elapsed, bytes_mapped, khp);
     node.settle();
     return node;
 }
