@@ -30,7 +30,7 @@ BENCH_REPS=${BENCH_REPS:-5}
 BENCH_WARMUP=${BENCH_WARMUP:-1}
 # A 64K-page THP fault clears 512 MiB: longer repetitions there. The page
 # size is the geometry fragment's.
-[ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
+need_ptlab
 case $("$PTLAB" page-size "$TOP/configs/geometry/$CONFIG.config") in
 64K) BENCH_SECONDS=${BENCH_SECONDS:-3} ;;
 *) BENCH_SECONDS=${BENCH_SECONDS:-1} ;;
@@ -73,7 +73,6 @@ fi
 	csv_check BENCH_LAYOUTS "$BENCH_LAYOUTS" thp-private thp-shared pte-private pte-shared
 csv_check BENCH_ACCESS "$BENCH_ACCESS" write read
 
-[ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
 [ -d "$SRC/.git" ] || die "build/linux does not exist: run 'make source' first"
 resolve_step "$BASE" >/dev/null
 resolve_step "$HEAD" >/dev/null

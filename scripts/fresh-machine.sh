@@ -99,7 +99,7 @@ fresh_root() {
 	tar -C "$ROOT" -xf "$FRESH/deps-$(deps_key).tar"
 	copy_lab
 	# The kernel under test, as make kernel left it: Image and the lab's module.
-	local o=$ROOT/lab/build/out/$CONFIG-$FLAVOUR/$STEP
+	local o=$ROOT/lab/build/${kernel_out#"$BUILD/"}
 	mkdir -p "$o/arch/arm64/boot" "$o/ptlab-module/src"
 	cp "$kernel_out/arch/arm64/boot/Image" "$o/arch/arm64/boot/"
 	find "$kernel_out/ptlab-module/src" -name '*.ko' -exec cp {} "$o/ptlab-module/src/" \;
@@ -118,7 +118,7 @@ main() {
 	[ -f "$kernel_out/arch/arm64/boot/Image" ] ||
 		die "$kernel_out/arch/arm64/boot/Image is not built: run 'make kernel CONFIG=$CONFIG' first"
 	run_step "fresh: a new copy of that root with the lab in it" "$FRESH/copy.log" fresh_root
-	run_step "fresh: make deps again (must find everything)" "$FRESH/deps-again.log" \
+	run_step "fresh: make deps again (idempotent)" "$FRESH/deps-again.log" \
 		inside 'cd /lab && make deps'
 	run_step "fresh: build the host tool, the stress tool and the initramfs" "$FRESH/build.log" \
 		inside 'cd /lab && scripts/harness.sh && scripts/stress.sh && scripts/rootfs.sh'

@@ -113,7 +113,7 @@ have_module() {
 
 main() {
 	local o lockfd
-	[ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
+	need_ptlab
 	exec {lockfd}>"$BUILD/linux.lock"
 	if ! flock -n "$lockfd"; then
 		log "kernel: another build holds build/linux.lock; waiting"

@@ -82,6 +82,11 @@ need_tool() {
 	done
 }
 
+# The host tool, built by `make harness`; the Makefile exports PTLAB.
+need_ptlab() {
+	[ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
+}
+
 need_file() {
 	[ -e "$1" ] || die "$1 not found: install Debian package $2 (or run 'make deps')"
 }

@@ -17,7 +17,7 @@ FLAVOUR=${FLAVOUR:-debug}
 MATRIX_STRESS_SECONDS=${MATRIX_STRESS_SECONDS:-10}
 check_uint MATRIX_STRESS_SECONDS "$MATRIX_STRESS_SECONDS" 0
 RESULTS=$BUILD/results
-[ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
+need_ptlab
 [ -d "$SRC/.git" ] || die "build/linux does not exist: run 'make source' first"
 
 steps=(series-base)

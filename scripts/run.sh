@@ -27,7 +27,7 @@ check_plan_names "$PLANS"
 check_uint TIMEOUT "$TIMEOUT" 1
 [ -z "$SMP" ] || check_uint SMP "$SMP" 1
 [ -z "$MEM" ] || check_uint MEM "$MEM" 256
-[ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
+need_ptlab
 
 # PREBUILT=1 (make bench, a bisection step): boot the kernel, stress tool and initramfs as they are built, with
 # no checkout of build/linux: alternating steps would otherwise relink every kernel each time.

@@ -71,7 +71,7 @@ extract_pristine() {
 # --record: make this tree the verified base.
 report_base() {
 	local args version tag rc=0
-	[ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
+	need_ptlab
 	version=$(state_get version)
 	# A tree from before the version was kept: its tarball is the installed one.
 	[ -n "$version" ] || version=$(dpkg-query -W -f='${Version}' "$PACKAGE")

@@ -42,17 +42,13 @@ int check_log(const CheckLogArgs &args, std::ostream &out) {
     if (!args.guest.empty()) {
         const GuestExit exit = guest_exit_from_json(read_text_file(args.guest));
         options.timed_out = options.timed_out || exit.timed_out;
-        options.qemu = qemu_end_of(exit);
+        options.qemu = exit;
     }
     options.allowed_kinds.insert(args.allow.begin(), args.allow.end());
     const Verdict verdict = judge_run(read_lines(args.log), options);
     const std::string label =
         args.label.empty() ? std::filesystem::path(args.log).stem().string() : args.label;
-    const Summary summary = summary_from_verdict(verdict, label);
-    print_report(out, summary);
-    write_outputs(args.outputs, summary);
-    write_output(args.ktap_out, [&](std::ostream &o) { write_ktap_block(o, summary, label); });
-    return verdict.outcome == Outcome::Pass ? 0 : 1;
+    return report_run(verdict, label, args.outputs, args.ktap_out, out);
 }
 
 /// Names of the failed or errored tests anywhere in a result.json's tree, each once.

@@ -256,16 +256,6 @@ std::string exec_interactive(const std::vector<std::string> &argv) {
     return "cannot execute " + argv[0] + ": " + std::strerror(errno);
 }
 
-QemuEnd qemu_end_of(const GuestExit &exit) {
-    QemuEnd end;
-    end.killed_by_runner = exit.timed_out || exit.killed_after_end;
-    end.exit_code = exit.exit_code;
-    end.signal = exit.signal;
-    end.console_bytes = exit.console_bytes;
-    end.stderr_lines = exit.stderr_lines;
-    return end;
-}
-
 std::string guest_exit_to_json(const GuestExit &exit) {
     nlohmann::json j;
     j["timed_out"] = exit.timed_out;

@@ -35,4 +35,13 @@ void write_outputs(const OutputOptions &options, const Summary &summary) {
     write_output(options.junit, [&](std::ostream &o) { write_junit(o, summary); });
 }
 
+int report_run(const Verdict &verdict, const std::string &label, const OutputOptions &outputs,
+               const std::string &ktap_out, std::ostream &out) {
+    const Summary summary = summary_from_verdict(verdict, label);
+    print_report(out, summary);
+    write_outputs(outputs, summary);
+    write_output(ktap_out, [&](std::ostream &o) { write_ktap_block(o, summary, label); });
+    return verdict.outcome == Outcome::Pass ? 0 : 1;
+}
+
 } // namespace ptlab

@@ -75,7 +75,7 @@ bool is_unclean_end(const std::string &r) {
 namespace {
 
 /// QEMU's first error line: the one naming the program, else the first it printed.
-std::string qemu_message(const QemuEnd &qemu) {
+std::string qemu_message(const GuestExit &qemu) {
     for (const auto &line : qemu.stderr_lines) {
         if (line.find("qemu-system") != std::string::npos || line.starts_with("cannot execute")) {
             return line;
@@ -89,7 +89,7 @@ std::string qemu_message(const QemuEnd &qemu) {
     return "(no message on its stderr)";
 }
 
-std::string how_it_ended(const QemuEnd &qemu) {
+std::string how_it_ended(const GuestExit &qemu) {
     if (qemu.signal) {
         return "killed by signal " + std::to_string(*qemu.signal);
     }
@@ -98,8 +98,8 @@ std::string how_it_ended(const QemuEnd &qemu) {
 
 /// Why a guest that never printed the end marker stopped, when nothing in its log says so:
 /// QEMU refusing to start (an empty console) or QEMU going away by itself.
-bool explain_qemu_end(const QemuEnd &qemu, Verdict &v) {
-    if (qemu.killed_by_runner) {
+bool explain_qemu_end(const GuestExit &qemu, Verdict &v) {
+    if (qemu.killed_by_runner()) {
         return false;
     }
     const bool failed = qemu.signal || qemu.exit_code.value_or(0) != 0;

@@ -1,5 +1,6 @@
 #include "ptlab/run_guest.hpp"
 
+#include "ptlab/command.hpp"
 #include "ptlab/guest.hpp"
 #include "ptlab/lines.hpp"
 #include "ptlab/machine.hpp"
@@ -23,14 +24,6 @@ namespace ptlab {
 namespace {
 
 namespace fs = std::filesystem;
-
-void write_file(const std::string &path, const std::string &text) {
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    file << text;
-    if (!file.flush()) {
-        throw std::runtime_error("cannot write " + path);
-    }
-}
 
 /// Two runs of one config, step and plan set share a run folder; the second one refuses
 /// instead of deleting the first one's log under it. The lock lives beside the folder, so
@@ -105,20 +98,12 @@ int judge_into(const RunGuestArgs &args, const RunFiles &files, const GuestExit 
                std::ostream &out) {
     RunOptions options;
     options.timed_out = exit.timed_out;
-    options.qemu = qemu_end_of(exit);
+    options.qemu = exit;
     options.allowed_kinds.insert(args.allow.begin(), args.allow.end());
     const Verdict verdict = judge_run(read_lines(files.console_log), options);
     const std::string label = args.label.empty() ? "run" : args.label;
-    const Summary summary = summary_from_verdict(verdict, label);
-    print_report(out, summary);
-    write_file(files.result_json, summary_to_json(summary));
-    std::ostringstream junit;
-    write_junit(junit, summary);
-    write_file(files.result_xml, junit.str());
-    std::ostringstream ktap;
-    write_ktap_block(ktap, summary, label);
-    write_file(files.result_ktap, ktap.str());
-    return verdict.outcome == Outcome::Pass ? 0 : 1;
+    return report_run(verdict, label, {files.result_json, files.result_xml}, files.result_ktap,
+                      out);
 }
 
 } // namespace
@@ -148,7 +133,7 @@ int run_guest_cmd(const RunGuestArgs &args, std::ostream &out, std::ostream &err
     limits.timeout = std::chrono::seconds(args.timeout_seconds);
     const GuestExit exit =
         run_guest(argv, files.console_log, files.qemu_stderr, limits, args.live ? &out : nullptr);
-    write_file(files.guest_json, guest_exit_to_json(exit));
+    write_output(files.guest_json, [&](std::ostream &o) { o << guest_exit_to_json(exit); });
     err << "guest ran " << seconds_text(exit.wall_seconds) << " (first KTAP line after "
         << (exit.first_ktap_seconds ? seconds_text(*exit.first_ktap_seconds) : "-") << ")\n";
     const int rc = judge_into(args, files, exit, out);

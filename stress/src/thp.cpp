@@ -269,6 +269,9 @@ private:
     bool restore_rw(Region &r, std::size_t first, std::size_t n);
     void give_up(Region &r, std::size_t first, std::size_t n, const std::string &why);
 
+    [[nodiscard]] double ops_per_second(double elapsed) const {
+        return elapsed > 0 ? static_cast<double>(total_ops()) / elapsed : 0.0;
+    }
     [[nodiscard]] std::uint64_t total_ops() const {
         std::uint64_t n = 0;
         for (const auto &c : op_counts_) {
@@ -1404,7 +1407,7 @@ std::uint64_t ThpWorkload::unmap_all() {
 // Every operation counted; a run with none, or with an unexpected error, fails.
 void ThpWorkload::report_operations(TestNode &node, double elapsed) {
     const std::uint64_t ops = total_ops();
-    const double rate = elapsed > 0 ? static_cast<double>(ops) / elapsed : 0.0;
+    const double rate = ops_per_second(elapsed);
     std::string per_op;
     for (unsigned i = 0; i < OpCount; ++i) {
         per_op += per_op.empty() ? "" : " ";
@@ -1518,10 +1521,8 @@ nlohmann::json ThpWorkload::metrics(double elapsed, std::uint64_t bytes_mapped,
     for (unsigned i = 0; i < OpCount; ++i) {
         op_json[kOpNames[i]] = op_counts_[i].load();
     }
-    const std::uint64_t ops = total_ops();
-    const double rate = elapsed > 0 ? static_cast<double>(ops) / elapsed : 0.0;
-    return {{"ops", ops},
-            {"ops_per_s", rate},
+    return {{"ops", total_ops()},
+            {"ops_per_s", ops_per_second(elapsed)},
             {"elapsed_s", elapsed},
             {"threads", nthreads_},
             {"op_counts", op_json},

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "ptlab/report.hpp"
+#include "ptlab/run.hpp"
 
 #include <functional>
 #include <iosfwd>
@@ -49,5 +50,10 @@ struct OutputOptions {
 };
 void add_output_options(CLI::App *cmd, OutputOptions &options);
 void write_outputs(const OutputOptions &options, const Summary &summary);
+
+/// One boot's verdict as a report on out, JSON, JUnit and a KTAP block (each skipped when
+/// its path is empty); 0 on pass, 1 on fail. check-log and run-guest share it.
+int report_run(const Verdict &verdict, const std::string &label, const OutputOptions &outputs,
+               const std::string &ktap_out, std::ostream &out);
 
 } // namespace ptlab

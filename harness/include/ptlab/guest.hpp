@@ -22,19 +22,6 @@ struct GuestLimits {
     std::string end_marker = "PTLAB-END";
 };
 
-/// How the process ended, as the judge needs it.
-struct GuestExit {
-    bool timed_out = false;        ///< killed by the runner at the timeout
-    bool killed_after_end = false; ///< killed by the runner after the end marker
-    bool end_marker_seen = false;
-    std::optional<int> exit_code; ///< set when it exited
-    std::optional<int> signal;    ///< set when a signal ended it
-    std::size_t console_bytes = 0;
-    double wall_seconds = 0;
-    std::optional<double> first_ktap_seconds;
-    std::vector<std::string> stderr_lines; ///< QEMU's own messages, kept apart from the console
-};
-
 /// Runs argv with stdin from /dev/null, stdout (the console) appended to console_log and, when
 /// live is set, copied to it; stderr to stderr_log. A program that cannot be executed ends
 /// with exit code 127 and the reason on stderr_lines.
@@ -45,9 +32,6 @@ GuestExit run_guest(const std::vector<std::string> &argv, const std::string &con
 /// Replaces this process by argv with the terminal as console (make shell). Returns only on
 /// failure, with the reason.
 std::string exec_interactive(const std::vector<std::string> &argv);
-
-/// What the judge needs of it.
-QemuEnd qemu_end_of(const GuestExit &exit);
 
 /// guest.json of a run folder, and back.
 std::string guest_exit_to_json(const GuestExit &exit);

@@ -15,18 +15,25 @@ namespace ptlab {
 
 enum class Outcome { Pass, Fail };
 
-/// How QEMU itself ended, when the runner knows (ptlab run-guest's guest.json).
-struct QemuEnd {
-    bool killed_by_runner = false;         ///< at the timeout or after the end marker
-    std::optional<int> exit_code;          ///< it exited by itself with this status
-    std::optional<int> signal;             ///< something else killed it
-    std::size_t console_bytes = 0;         ///< 0: the guest never printed a byte
-    std::vector<std::string> stderr_lines; ///< QEMU's own messages
+/// How the guest process (QEMU) ended: recorded by run_guest() (guest.hpp) in guest.json,
+/// read by the judge.
+struct GuestExit {
+    bool timed_out = false;        ///< killed by the runner at the timeout
+    bool killed_after_end = false; ///< killed by the runner after the end marker
+    bool end_marker_seen = false;
+    std::optional<int> exit_code; ///< set when it exited
+    std::optional<int> signal;    ///< set when a signal ended it
+    std::size_t console_bytes = 0;
+    double wall_seconds = 0;
+    std::optional<double> first_ktap_seconds;
+    std::vector<std::string> stderr_lines; ///< QEMU's own messages, kept apart from the console
+
+    [[nodiscard]] bool killed_by_runner() const { return timed_out || killed_after_end; }
 };
 
 struct RunOptions {
     bool timed_out = false;              ///< the runner killed QEMU on timeout
-    std::optional<QemuEnd> qemu;         ///< unknown for a bare console log
+    std::optional<GuestExit> qemu;       ///< unknown for a bare console log
     std::set<std::string> allowed_kinds; ///< splat kinds that are informational only
     std::string start_marker = "PTLAB-START";
     std::string end_marker = "PTLAB-END";
