@@ -8,9 +8,10 @@
  *
  * /sys/kernel/debug/ptlab/
  *   geometry      r   page size, levels, folding, split ptlock config,
- *                     NR_PAGETABLE and NR_SECONDARY_PAGETABLE
- *   rules         rw  the rules audits check: "key:value,..." as in
- *                     ptlab.expect=, or "clear"
+ *                     NR_PAGETABLE and NR_SECONDARY_PAGETABLE, as facts
+ *                     for the host to judge
+ *   rules         rw  the per-table rules audits check: "key:value" lines
+ *                     (the host's /ptlab/rules), or "clear"
  *   init_mm       r   audit of swapper_pg_dir
  *   efi_mm        r   audit of efi_mm
  *   tramp         r   audit of tramp_pg_dir
@@ -51,9 +52,7 @@ struct pt_out {
 
 /* Protects pt_rules, pt_user_pid and pt_efi_last. */
 static DEFINE_MUTEX(pt_mutex);
-static struct pt_rules pt_rules = {
-	.geo = { .pmd_folded = -1, .split_pmd = -1 },
-};
+static struct pt_rules pt_rules;
 
 static struct pid *pt_user_pid;
 static struct pt_out *pt_efi_last;
@@ -206,7 +205,6 @@ static int pt_mm_open(struct inode *inode, struct file *file)
 
 static int pt_geometry_open(struct inode *inode, struct file *file)
 {
-	struct pt_rules rules;
 	struct pt_out *out;
 	struct seq_buf s;
 
@@ -215,10 +213,7 @@ static int pt_geometry_open(struct inode *inode, struct file *file)
 	out = pt_out_alloc(&s);
 	if (!out)
 		return -ENOMEM;
-	mutex_lock(&pt_mutex);
-	rules = pt_rules;
-	mutex_unlock(&pt_mutex);
-	pt_report_geometry(&s, &rules);
+	pt_report_geometry(&s);
 	pt_out_done(out, &s);
 	file->private_data = out;
 	return 0;

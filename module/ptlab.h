@@ -30,20 +30,9 @@ enum pt_mm { PT_INIT_MM, PT_EFI_MM, PT_TRAMP, PT_USER, PT_NR_MMS };
 #define PT_LOCK_NULL	BIT(2)	/* split lock configured but never allocated */
 #define PT_LOCK_OTHER	BIT(3)	/* some other page's lock */
 
-/* Geometry promises; 0 (or -1 for booleans) is "no rule". */
-struct pt_geo_rules {
-	unsigned long page_size;
-	unsigned long pmd_size;
-	unsigned int va_bits;
-	unsigned int levels;
-	int pmd_folded;
-	int split_pmd;
-};
-
 struct pt_rules {
 	u8 state[PT_NR_MMS][PT_NR_LEVELS];	/* PT_* masks, 0 = unchecked */
 	u8 pmd_lock;				/* PT_LOCK_* mask, user mm only */
-	struct pt_geo_rules geo;
 };
 
 /* One table page found by a walk. */
@@ -108,7 +97,7 @@ pte_t *pt_lookup_pte(pgd_t *pgd, unsigned long addr, const char **why);
 extern const char * const pt_mm_names[PT_NR_MMS];
 int pt_rules_parse(char *text, struct pt_rules *rules);
 void pt_rules_show(struct seq_buf *s, const struct pt_rules *rules);
-void pt_report_geometry(struct seq_buf *s, const struct pt_rules *rules);
+void pt_report_geometry(struct seq_buf *s);
 void pt_report_walk(struct seq_buf *s, const struct pt_walk *w,
 		    const struct pt_rules *rules, const char *header);
 

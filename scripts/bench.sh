@@ -31,7 +31,7 @@ BENCH_WARMUP=${BENCH_WARMUP:-1}
 # A 64K-page THP fault clears 512 MiB: longer repetitions there. The page
 # size is the geometry fragment's.
 need_ptlab
-case $("$PTLAB" page-size "$TOP/configs/geometry/$CONFIG.config") in
+case $("$PTLAB" geometry --get page_size_name "$TOP/configs/geometry/$CONFIG.config") in
 64K) BENCH_SECONDS=${BENCH_SECONDS:-3} ;;
 *) BENCH_SECONDS=${BENCH_SECONDS:-1} ;;
 esac

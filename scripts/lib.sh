@@ -159,6 +159,28 @@ kernel_outdir() { # config flavour step
 	echo "$OUT/$1-$2/$(step_dirname "$3")"
 }
 
+# write_promises CONFIG STEP DIR: DIR/expect.json (what CONFIG at STEP
+# promises, for the host's judgement) and DIR/rules (the audit module's
+# per-table rules), from the geometry fragment, configs/expectations.json and
+# the series patches STEP contains (a tree equal to series-head, such as
+# pristine, contains them all).
+write_promises() {
+	local subjects rc=0
+	subjects=$(mktemp)
+	if git -C "$SRC" merge-base --is-ancestor series-base "$2" 2>/dev/null; then
+		git -C "$SRC" log --format=%s "series-base..$2" >"$subjects"
+	elif git -C "$SRC" diff --quiet "$2" series-head 2>/dev/null; then
+		git -C "$SRC" log --format=%s series-base..series-head >"$subjects"
+	else
+		rm -f "$subjects"
+		die "STEP $2 is neither on the series (a descendant of series-base) nor equal to series-head"
+	fi
+	"$PTLAB" expect --data "$TOP/configs/expectations.json" --geometry "$TOP/configs/geometry/$1.config" \
+		--subjects "$subjects" --json-out "$3/expect.json" --rules-out "$3/rules" || rc=$?
+	rm -f "$subjects"
+	return "$rc"
+}
+
 # ccache hashes paths relative to the clone and not the working folder, so a
 # clone elsewhere (CI's) hits the cache another clone filled.
 export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=1

@@ -42,39 +42,30 @@ else
 	base_initrd=$("$TOP/scripts/rootfs.sh")
 fi
 
-# The lab's module is built per kernel: it rides in a second cpio archive
-# appended to the base one (the kernel unpacks both).
-initrd=$base_initrd
-if ko=$(find "$kernel_out/ptlab-module/src" -name '*.ko' 2>/dev/null | head -n 1) && [ -n "$ko" ]; then
-	initrd=$kernel_out/initramfs.cpio.gz
-	if [ ! -f "$initrd" ] || [ "$ko" -nt "$initrd" ] || [ "$base_initrd" -nt "$initrd" ]; then
-		printf 'dir /lib 0755 0 0\ndir /lib/modules 0755 0 0\nfile /lib/modules/%s %s 0644 0 0\n' \
-			"$(basename "$ko")" "$ko" >"$kernel_out/initramfs-module.txt"
-		{
-			cat "$base_initrd"
-			"$BUILD/tools/gen_init_cpio" -t 1552348620 "$kernel_out/initramfs-module.txt" | gzip -n
-		} >"$initrd.tmp"
-		mv "$initrd.tmp" "$initrd"
-	fi
-fi
+# What this config at this step promises: the geometry's facts from its
+# fragment, then configs/expectations.json folded over the series patches
+# STEP contains (a tree equal to series-head, such as pristine, contains them
+# all). The host judges the guest's facts against it; the module's per-table
+# rules ride in the per-kernel initramfs.
+write_promises "$CONFIG" "$STEP" "$kernel_out"
 
-# What this config at this step promises, from configs/expectations.json
-# and the series patches STEP contains (a tree equal to series-head, such
-# as pristine, contains them all).
-subjects=$(mktemp)
-trap 'rm -f "$subjects"' EXIT
-if git -C "$SRC" merge-base --is-ancestor series-base "$STEP" 2>/dev/null; then
-	git -C "$SRC" log --format=%s "series-base..$STEP" >"$subjects"
-elif git -C "$SRC" diff --quiet "$STEP" series-head 2>/dev/null; then
-	git -C "$SRC" log --format=%s series-base..series-head >"$subjects"
-else
-	die "STEP $STEP is neither on the series (a descendant of series-base) nor equal to series-head"
-fi
-expect=$("$PTLAB" expect --data "$TOP/configs/expectations.json" --config "$CONFIG" --subjects "$subjects")
-rm -f "$subjects"
-trap - EXIT
+# The per-kernel archive, appended to the base one (the kernel unpacks both):
+# the module's rules, and the lab's module when it was built for this kernel.
+initrd=$kernel_out/initramfs.cpio.gz
+{
+	printf 'dir /ptlab 0755 0 0\nfile /ptlab/rules %s 0644 0 0\n' "$kernel_out/rules"
+	if ko=$(find "$kernel_out/ptlab-module/src" -name '*.ko' 2>/dev/null | head -n 1) && [ -n "$ko" ]; then
+		printf 'dir /lib 0755 0 0\ndir /lib/modules 0755 0 0\nfile /lib/modules/%s %s 0644 0 0\n' \
+			"$(basename "$ko")" "$ko"
+	fi
+} >"$kernel_out/initramfs-kernel.txt"
+{
+	cat "$base_initrd"
+	"$BUILD/tools/gen_init_cpio" -t 1552348620 "$kernel_out/initramfs-kernel.txt" | gzip -n
+} >"$initrd.tmp.$$"
+mv "$initrd.tmp.$$" "$initrd"
 step_name=$(step_dirname "$STEP")
-append="ptlab.plans=$(echo "$PLANS" | tr ' ' ',') ptlab.config=$CONFIG ptlab.step=$step_name ptlab.expect=$expect${PTLAB_ARGS:+ $PTLAB_ARGS}"
+append="ptlab.plans=$(echo "$PLANS" | tr ' ' ',') ptlab.config=$CONFIG ptlab.step=$step_name${PTLAB_ARGS:+ $PTLAB_ARGS}"
 
 guest=(--machine "$MACHINE" --geometry "$TOP/configs/geometry/$CONFIG.config"
 	--kernel "$kernel_out/arch/arm64/boot/Image" --initrd "$initrd")
@@ -88,6 +79,7 @@ fi
 
 rundir=$BUILD/runs/$CONFIG-$FLAVOUR/$step_name/$(echo "$PLANS" | tr ' ,' '+')
 guest+=(--append "$append" --run-dir "$rundir" --timeout "$TIMEOUT"
+	--expect "$kernel_out/expect.json" --kconfig "$kernel_out/.config"
 	--label "$PLANS@$CONFIG-$FLAVOUR/$step_name")
 for kind in $ALLOW; do guest+=(--allow "$kind"); done
 [ "$V" = 1 ] && guest+=(--live)

@@ -155,51 +155,27 @@ pristine_equals_head() {
 	git -C "$SRC" diff --quiet pristine series-head
 }
 
-# The option the series turns on, in the .config of CONFIG at STEP.
-split_pmd_config() { # config step expected(y|n)
-	local o got
+# The .config of CONFIG at STEP has the geometry and split PMD lock the step
+# promises (the host's judgement, as in every run).
+config_keeps_promises() { # config step
+	local o
 	o=$(CONFIG=$1 STEP=$2 KERNEL_TARGETS=config "$TOP/scripts/kernel.sh" 2>&1 | tail -n 1)
-	got=$("$PTLAB" config-get --config "$o/.config" ARCH_ENABLE_SPLIT_PMD_PTLOCK)
-	echo "$1 @ $2: CONFIG_ARCH_ENABLE_SPLIT_PMD_PTLOCK=$got"
-	[ "$got" = "$3" ]
+	[ -f "$o/.config" ] || { echo "$o"; return 1; }
+	write_promises "$1" "$2" "$o"
+	"$PTLAB" config-promises --expect "$o/expect.json" --kconfig "$o/.config"
 }
 
 build_kernel() { # config step
 	CONFIG=$1 STEP=$2 "$TOP/scripts/kernel.sh"
 }
 
-# A throwaway broken series, never kept in patches/: our four patches and a
-# fifth that drops the PMD dtor from __pmd_free_tlb(), so every PMD table
-# freed on exit still carries PageTable (Bad page state) and its page->ptl
-# (a leak). make bisect must name the fifth.
-# A throwaway change, never kept in patches/: pgd_pgtable_alloc() without
-# the PMD ctor. The audit must fail and name efi_mm's PMD tables.
+# A throwaway change (tests/patches/, never in patches/): pgd_pgtable_alloc()
+# without the PMD ctor. The audit must fail and name efi_mm's PMD tables.
 audit_names_pages_without_ctor() {
 	local orig sha out dir
 	orig=$(git -C "$SRC" rev-parse HEAD)
 	git -C "$SRC" checkout -q --detach series-head
-	cat >"$RESULTS/throwaway-audit.patch" <<'PATCH'
-From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
-From: ptlock-lab audit test <ptlock-lab@localhost>
-Date: Wed, 25 Nov 2026 22:30:00 +0000
-Subject: [PATCH] arm64: mm: drop the PMD ctor from pgd_pgtable_alloc()
-
-Broken on purpose, for the lab's audit test.
----
-diff --git a/arch/arm64/mm/mmu.c b/arch/arm64/mm/mmu.c
---- a/arch/arm64/mm/mmu.c
-+++ b/arch/arm64/mm/mmu.c
-@@ -437,8 +437,6 @@ static phys_addr_t pgd_pgtable_alloc(int shift)
- 	 */
- 	if (shift == PAGE_SHIFT)
- 		BUG_ON(!pgtable_pte_page_ctor(phys_to_page(pa)));
--	else if (shift == PMD_SHIFT)
--		BUG_ON(!pgtable_pmd_page_ctor(phys_to_page(pa)));
- 
- 	return pa;
- }
-PATCH
-	am_patch "$SRC" "$RESULTS/throwaway-audit.patch" || { git -C "$SRC" checkout -q --detach "$orig"; return 1; }
+	am_patch "$SRC" "$TOP/tests/patches/audit-drop-pmd-ctor-pgd_pgtable_alloc.patch" || { git -C "$SRC" checkout -q --detach "$orig"; return 1; }
 	sha=$(git -C "$SRC" rev-parse HEAD)
 	git -C "$SRC" checkout -q --detach "$orig"
 	echo "throwaway commit $sha: $(git -C "$SRC" log -1 --format=%s "$sha")"
@@ -215,34 +191,15 @@ PATCH
 		[ "$("$PTLAB" result-get "$dir/result.json" reason)" = "test failures" ]
 }
 
+# A throwaway broken series: our four patches and a fifth (tests/patches/)
+# that drops the PMD dtor from __pmd_free_tlb(), so every PMD table freed on
+# exit still carries PageTable (Bad page state) and its page->ptl (a leak).
+# make bisect must name the fifth.
 bisect_names_broken_commit() {
 	local dir out
 	dir=$(mktemp -d)
 	cp "$TOP"/patches/6.1/series/*.patch "$dir/"
-	cat >"$dir/0005-broken.patch" <<'PATCH'
-From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
-From: ptlock-lab bisect test <ptlock-lab@localhost>
-Date: Wed, 25 Nov 2026 22:00:00 +0000
-Subject: [PATCH 5/5] arm64: tlb: drop the PMD dtor from __pmd_free_tlb()
-
-Broken on purpose, for the lab's bisect test.
----
-diff --git a/arch/arm64/include/asm/tlb.h b/arch/arm64/include/asm/tlb.h
---- a/arch/arm64/include/asm/tlb.h
-+++ b/arch/arm64/include/asm/tlb.h
-@@ -83,10 +83,7 @@ static inline void __pte_free_tlb(struct mmu_gather *tlb, pgtable_t pte,
- static inline void __pmd_free_tlb(struct mmu_gather *tlb, pmd_t *pmdp,
- 				  unsigned long addr)
- {
--	struct page *page = virt_to_page(pmdp);
--
--	pgtable_pmd_page_dtor(page);
--	tlb_remove_table(tlb, page);
-+	tlb_remove_table(tlb, virt_to_page(pmdp));
- }
- #endif
- 
-PATCH
+	cp "$TOP/tests/patches/bisect-drop-pmd-dtor-__pmd_free_tlb.patch" "$dir/0005-broken.patch"
 	out=$(SERIES=$dir CONFIG=4k-48 PLANS=boot "$TOP/scripts/bisect.sh" 2>&1) || {
 		printf '%s\n' "$out"
 		rm -rf "$dir"
@@ -274,15 +231,15 @@ check "run: TIMEOUT=abc is refused before anything builds" \
 	knobs_refused TIMEOUT=abc "TIMEOUT must be a whole number, not 'abc'"
 check "source: the recorded Debian base, its ids quoted in README" base_is_recorded
 check "source: make source names a Debian base that moved (faked record)" drift_is_reported
-for step in series-base series-head; do
-	for c in 4k-39 4k-48 64k-48; do
-		want=n
-		[ "$step" = series-head ] && want=y
-		check "config: $c @ $step split PMD lock $want" split_pmd_config "$c" "$step" "$want"
+# Every geometry at both ends of the series; one whose PMD is folded (no PMD
+# table to own a lock) at every step, since no step may turn the lock on.
+for c in $(fragment_names geometry); do
+	steps="series-base series-head"
+	[ "$("$PTLAB" geometry --get split_pmd_possible "$TOP/configs/geometry/$c.config")" = no ] &&
+		steps="series-base series-head~3 series-head~2 series-head~1 series-head"
+	for step in $steps; do
+		check "config: $c @ $step keeps the step's promises" config_keeps_promises "$c" "$step"
 	done
-done
-for step in series-base series-head~3 series-head~2 series-head~1 series-head; do
-	check "config: 64k-42 @ $step split PMD lock n (PMD folded)" split_pmd_config 64k-42 "$step" n
 done
 
 if [ "$HOST_ONLY" = 0 ]; then

@@ -1,9 +1,10 @@
 #include "ptlab/command.hpp"
 
 #include "ptlab/expect.hpp"
+#include "ptlab/geometry.hpp"
 #include "ptlab/kconfig.hpp"
 #include "ptlab/lines.hpp"
-#include "ptlab/machine.hpp"
+#include "ptlab/promises.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -56,9 +57,10 @@ int config_check(const std::string &config_path, const std::vector<std::string> 
 
 struct ExpectArgs {
     std::string data;
-    std::string config;
+    std::string geometry;
     std::string subjects;
-    bool json = false;
+    std::string json_out;
+    std::string rules_out;
 };
 
 int expect_cmd(const ExpectArgs &args, std::ostream &out, std::ostream &err) {
@@ -69,17 +71,32 @@ int expect_cmd(const ExpectArgs &args, std::ostream &out, std::ostream &err) {
             subjects.emplace_back(trim(line));
         }
     }
-    const Expectations e = expect(data, args.config, subjects);
+    const Expectations e = expect(data, geometry_of_fragment(args.geometry), subjects);
     for (const auto &s : e.unknown_subjects) {
         err << "ptlab expect: no expectations for a commit named '" << s
             << "'; it is taken to change nothing\n";
     }
-    if (args.json) {
-        out << nlohmann::json{{"values", e.values}, {"patches", e.patches}}.dump(2) << '\n';
-    } else {
-        out << to_cmdline_value(e) << '\n';
+    const std::string json =
+        nlohmann::json{{"values", e.values}, {"patches", e.patches}}.dump(2) + "\n";
+    if (args.json_out.empty() && args.rules_out.empty()) {
+        out << json;
     }
+    write_output(args.json_out, [&](std::ostream &o) { o << json; });
+    write_output(args.rules_out, [&](std::ostream &o) { o << to_module_rules(e); });
     return 0;
+}
+
+/// Each fact of a built .config against the promises; 1 when one is broken.
+int config_promises(const PromiseFiles &files, std::ostream &out) {
+    RunOptions options;
+    apply_promise_files(files, options);
+    const auto checks = check_promises(options.promised, options.host_facts);
+    for (const auto &check : checks) {
+        out << (check.kept() ? "kept   " : "BROKEN ") << check.message() << '\n';
+    }
+    const std::size_t n_broken = broken(checks).size();
+    out << "config-promises: " << checks.size() << " checked, " << n_broken << " broken\n";
+    return n_broken == 0 ? 0 : 1;
 }
 
 class ConfigCheckCommand final : public Command {
@@ -152,39 +169,70 @@ private:
     std::vector<std::string> seed_candidates;
 };
 
-class PageSizeCommand final : public Command {
+class GeometryCommand final : public Command {
 public:
     void add(CLI::App &app) override {
-        sub_ = app.add_subcommand("page-size",
-                                  "print the page size (4K, 16K, 64K) a geometry fragment sets");
-        sub_->add_option("FRAGMENT", page_fragment, "configs/geometry/<name>.config")
+        sub_ = app.add_subcommand("geometry",
+                                  "print the page-table geometry a fragment states: page size, VA "
+                                  "bits, levels, folded levels, PMD size, split PMD lock possible");
+        sub_->add_option("FRAGMENT", fragment, "configs/geometry/<name>.config")
             ->required()
             ->check(CLI::ExistingFile);
+        sub_->add_option("--get", key, "print only this key's value");
     }
-    int run(std::ostream &out, [[maybe_unused]] std::ostream &err) override {
-        out << page_size_of_fragment(page_fragment) << '\n';
+    int run(std::ostream &out, std::ostream &err) override {
+        const Geometry g = geometry_of_fragment(fragment);
+        auto facts = g.facts();
+        facts["page_size_name"] = g.page_size_name();
+        std::string folded;
+        for (const auto &level : g.folded_levels()) {
+            folded += (folded.empty() ? "" : ",") + level;
+        }
+        facts["folded"] = folded.empty() ? "none" : folded;
+        facts["split_pmd_possible"] = g.split_pmd_possible() ? "yes" : "no";
+        if (!key.empty()) {
+            const auto it = facts.find(key);
+            if (it == facts.end()) {
+                err << "ptlab geometry: no key '" << key << "'; keys:";
+                for (const auto &[k, _] : facts) {
+                    err << ' ' << k;
+                }
+                err << '\n';
+                return 2;
+            }
+            out << it->second << '\n';
+            return 0;
+        }
+        for (const auto &[k, v] : facts) {
+            out << k << '=' << v << '\n';
+        }
         return 0;
     }
 
 private:
-    std::string page_fragment;
+    std::string fragment;
+    std::string key;
 };
 
 class ExpectCommand final : public Command {
 public:
     void add(CLI::App &app) override {
         sub_ = app.add_subcommand(
-            "expect",
-            "print what a config at a step promises (k:v,k:v for the kernel command line)");
+            "expect", "what a geometry at a step promises: JSON (for the host's judgement) and "
+                      "the audit module's per-table rules");
         sub_->add_option("--data", expect_args.data, "configs/expectations.json")
             ->required()
             ->check(CLI::ExistingFile);
-        sub_->add_option("--config", expect_args.config, "config name")->required();
+        sub_->add_option("--geometry", expect_args.geometry, "configs/geometry/<name>.config")
+            ->required()
+            ->check(CLI::ExistingFile);
         sub_->add_option("--subjects", expect_args.subjects,
                          "file with the subjects of the step's commits on top of series-base")
             ->required()
             ->check(CLI::ExistingFile);
-        sub_->add_flag("--json", expect_args.json, "print JSON instead");
+        sub_->add_option("--json-out", expect_args.json_out, "write the promises as JSON here");
+        sub_->add_option("--rules-out", expect_args.rules_out,
+                         "write the module's rules (key:value lines) here");
     }
     int run(std::ostream &out, [[maybe_unused]] std::ostream &err) override {
         return expect_cmd(expect_args, out, err);
@@ -194,14 +242,33 @@ private:
     ExpectArgs expect_args;
 };
 
+class ConfigPromisesCommand final : public Command {
+public:
+    void add(CLI::App &app) override {
+        sub_ = app.add_subcommand("config-promises",
+                                  "check a built .config's facts (geometry, split PMD lock) "
+                                  "against a step's promises; exit 1 when one is broken");
+        add_promise_options(sub_, files);
+        sub_->get_option("--expect")->required();
+        sub_->get_option("--kconfig")->required();
+    }
+    int run(std::ostream &out, [[maybe_unused]] std::ostream &err) override {
+        return config_promises(files, out);
+    }
+
+private:
+    PromiseFiles files;
+};
+
 } // namespace
 
 void add_config_commands(Commands &into) {
     into.push_back(std::make_unique<ConfigCheckCommand>());
     into.push_back(std::make_unique<ConfigGetCommand>());
     into.push_back(std::make_unique<ClosestConfigCommand>());
-    into.push_back(std::make_unique<PageSizeCommand>());
+    into.push_back(std::make_unique<GeometryCommand>());
     into.push_back(std::make_unique<ExpectCommand>());
+    into.push_back(std::make_unique<ConfigPromisesCommand>());
 }
 
 } // namespace ptlab

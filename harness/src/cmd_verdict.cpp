@@ -34,6 +34,7 @@ struct CheckLogArgs {
     OutputOptions outputs;
     std::string ktap_out;
     std::string label;
+    PromiseFiles promises;
 };
 
 int check_log(const CheckLogArgs &args, std::ostream &out) {
@@ -45,6 +46,7 @@ int check_log(const CheckLogArgs &args, std::ostream &out) {
         options.qemu = exit;
     }
     options.allowed_kinds.insert(args.allow.begin(), args.allow.end());
+    apply_promise_files(args.promises, options);
     const Verdict verdict = judge_run(read_lines(args.log), options);
     const std::string label =
         args.label.empty() ? std::filesystem::path(args.log).stem().string() : args.label;
@@ -166,6 +168,7 @@ public:
             ->delimiter(',')
             ->allow_extra_args(false);
         add_output_options(sub_, check_args.outputs);
+        add_promise_options(sub_, check_args.promises);
         sub_->add_option("--ktap-out", check_args.ktap_out,
                          "write the results as one KTAP subtest block to this file");
         sub_->add_option("--label", check_args.label,
@@ -245,6 +248,7 @@ public:
             ->check(CLI::IsMember(splat_kinds()))
             ->delimiter(',');
         sub_->add_option("--label", guest_args.label, "the report's title and KTAP name");
+        add_promise_options(sub_, guest_args.promises);
         sub_->add_flag("--shell", guest_args.shell, "interactive: the terminal is the console");
         sub_->add_flag("--live", guest_args.live, "copy the console to stdout as it comes");
         sub_->add_option("--qemu-binary", guest_args.qemu_binary,

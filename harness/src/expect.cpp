@@ -37,29 +37,11 @@ void apply(std::map<std::string, std::string> &values, const nlohmann::json &cha
 
 } // namespace
 
-std::vector<std::string> expectation_configs(const nlohmann::json &data) {
-    std::vector<std::string> names;
-    for (const auto &[name, _] : data.at("geometry").items()) {
-        names.push_back(name);
-    }
-    return names;
-}
-
-Expectations expect(const nlohmann::json &data, const std::string &config,
+Expectations expect(const nlohmann::json &data, const Geometry &geometry,
                     const std::vector<std::string> &subjects) {
-    const auto &geometry = data.at("geometry");
-    if (!geometry.contains(config)) {
-        std::string valid;
-        for (const auto &name : expectation_configs(data)) {
-            valid += (valid.empty() ? "" : " ") + name;
-        }
-        throw std::invalid_argument("unknown config '" + config + "'; valid: " + valid);
-    }
     Expectations e;
-    for (const auto &[key, v] : geometry.at(config).items()) {
-        e.values[key] = scalar(v);
-    }
-    const std::string pmd = e.values.count("pmd") != 0U ? e.values.at("pmd") : "pmd_present";
+    e.values = geometry.facts();
+    const std::string pmd = e.values.at("pmd");
     apply(e.values, data.value("base", nlohmann::json::object()), pmd);
 
     std::vector<std::string> remaining = subjects;
@@ -77,10 +59,13 @@ Expectations expect(const nlohmann::json &data, const std::string &config,
     return e;
 }
 
-std::string to_cmdline_value(const Expectations &e) {
+std::string to_module_rules(const Expectations &e) {
     std::string out;
     for (const auto &[key, value] : e.values) {
-        out += (out.empty() ? "" : ",") + key + ":" + value;
+        const auto dot = key.find('.');
+        if (dot != std::string::npos) {
+            out += key + ":" + value + "\n";
+        }
     }
     return out;
 }

@@ -58,6 +58,7 @@ struct Line {
     int indent = 0;
     std::string_view body; ///< trimmed message
     int plan = -1;
+    std::string plan_skip; ///< reason of "1..0 # SKIP reason": the whole block did not run
     bool ok = false;
     long number = 0;
     std::string name;
@@ -178,6 +179,13 @@ Line classify(std::string_view raw) {
         if (count && (after.empty() || after[0] == '#')) {
             line.kind = Kind::Plan;
             line.plan = *count;
+            std::string_view directive = trim(after.substr(after.empty() ? 0 : 1));
+            if (*count == 0 && starts_with_icase(directive, "SKIP")) {
+                line.plan_skip = std::string(trim(directive.substr(4)));
+                if (line.plan_skip.empty()) {
+                    line.plan_skip = "skipped";
+                }
+            }
             return line;
         }
     }
@@ -198,6 +206,7 @@ struct Frame {
     int indent = 0;
     TestResult test;
     int plan = -1;
+    std::string plan_skip;
     long last_number = 0;
     bool has_header = false;
     std::vector<std::string> pre;     ///< parent's pending diagnostics when this block opened
@@ -449,6 +458,7 @@ private:
             }
         }
         stack_[d].plan = line.plan;
+        stack_[d].plan_skip = line.plan_skip;
     }
 
     void on_result(const Line &line) {
@@ -514,6 +524,9 @@ private:
                 diags.push_back("directive: " + line.directive);
             }
         }
+        if (block != nullptr) {
+            take_skip_from_block(*block, result);
+        }
         if (time_ && time_indent_ == line.indent) {
             result.seconds = *time_;
         }
@@ -547,6 +560,24 @@ private:
             root_order_.push_back(index_);
         }
         frame.test.subtests.push_back(std::move(result));
+    }
+
+    /// The block's own words are the skip: "1..0 # SKIP reason" makes an "ok" result a SKIP
+    /// with that reason; a "# SKIP" result without a reason takes the plan's, or the first
+    /// skipped child's.
+    static void take_skip_from_block(const Frame &block, TestResult &result) {
+        if (!block.plan_skip.empty() && result.status == Status::Pass) {
+            result.status = Status::Skip;
+        }
+        if (result.status != Status::Skip || !result.skip_reason.empty()) {
+            return;
+        }
+        result.skip_reason = block.plan_skip;
+        for (const auto &child : result.subtests) {
+            if (result.skip_reason.empty() && child.status == Status::Skip) {
+                result.skip_reason = child.name + ": " + child.skip_reason;
+            }
+        }
     }
 
     /// Returns true for a "# time=" line (which must survive until the next result).

@@ -1,6 +1,5 @@
 #include "ptlab/machine.hpp"
 
-#include "ptlab/kconfig.hpp"
 #include "ptlab/lines.hpp"
 
 #include <nlohmann/json.hpp>
@@ -60,23 +59,6 @@ Machine load_machine(const std::filesystem::path &path) {
     m.smp = required<int>(j, "smp", path);
     m.memory_mib = required<std::map<std::string, int>>(j, "memory_mib", path);
     return m;
-}
-
-std::string page_size_of_fragment(const std::filesystem::path &fragment) {
-    const ConfigFragment f = parse_config_fragment(read_lines(fragment));
-    std::string size;
-    for (const auto &entry : f.entries) {
-        for (const char *candidate : {"4K", "16K", "64K"}) {
-            if (entry.symbol == std::string("CONFIG_ARM64_") + candidate + "_PAGES") {
-                size = entry.value == "y" ? candidate : size;
-            }
-        }
-    }
-    if (size.empty()) {
-        throw std::runtime_error(fragment.string() +
-                                 ": sets none of CONFIG_ARM64_{4K,16K,64K}_PAGES=y");
-    }
-    return size;
 }
 
 std::vector<std::string> qemu_argv(const Machine &machine, const GuestRequest &request) {

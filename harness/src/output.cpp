@@ -1,5 +1,9 @@
 #include "ptlab/command.hpp"
 
+#include "ptlab/geometry.hpp"
+#include "ptlab/kconfig.hpp"
+#include "ptlab/lines.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <fstream>
@@ -33,6 +37,25 @@ void add_output_options(CLI::App *cmd, OutputOptions &options) {
 void write_outputs(const OutputOptions &options, const Summary &summary) {
     write_output(options.json, [&](std::ostream &o) { o << summary_to_json(summary); });
     write_output(options.junit, [&](std::ostream &o) { write_junit(o, summary); });
+}
+
+void add_promise_options(CLI::App *cmd, PromiseFiles &files) {
+    cmd->add_option("--expect", files.expect,
+                    "what the config at the step promises (ptlab expect --json)")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--kconfig", files.kconfig,
+                    "the built .config: its facts are checked against the promises")
+        ->check(CLI::ExistingFile);
+}
+
+void apply_promise_files(const PromiseFiles &files, RunOptions &options) {
+    if (!files.expect.empty()) {
+        options.promised = load_promises(files.expect);
+    }
+    if (!files.kconfig.empty()) {
+        options.host_facts =
+            facts_from("config", config_facts(parse_dotconfig(read_lines(files.kconfig))));
+    }
 }
 
 int report_run(const Verdict &verdict, const std::string &label, const OutputOptions &outputs,

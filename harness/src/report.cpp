@@ -233,6 +233,21 @@ std::string unclean_leaf_name(const Summary &summary) {
     return summary.reason.empty() ? std::string(reason::no_end_marker) : summary.reason;
 }
 
+/// One row per fact checked against a promise, under "promises".
+TestResult promises_as_result(const std::vector<PromiseCheck> &checks) {
+    TestResult row;
+    row.name = "promises";
+    for (const auto &check : checks) {
+        TestResult t;
+        t.name = check.key + " (" + check.source + ")";
+        t.status = check.kept() ? Status::Pass : Status::Fail;
+        t.diagnostics.push_back("found " + check.found + ", expected " + check.expected);
+        row.status = t.status == Status::Fail ? Status::Fail : row.status;
+        row.subtests.push_back(std::move(t));
+    }
+    return row;
+}
+
 } // namespace
 
 Counts count_results(const std::vector<TestResult> &tests) {
@@ -265,6 +280,9 @@ Summary summary_from_verdict(const Verdict &verdict, const std::string &title) {
         ktap.status = Status::Error;
         ktap.diagnostics = verdict.ktap.root.diagnostics;
         s.tests.push_back(std::move(ktap));
+    }
+    if (!verdict.promises.empty()) {
+        s.tests.push_back(promises_as_result(verdict.promises));
     }
     s.splats = verdict.splats;
     s.allowed_splats = verdict.allowed_splats;

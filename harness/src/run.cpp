@@ -173,6 +173,15 @@ Verdict judge_run(const std::vector<std::string> &raw, const RunOptions &options
         collect_failures(test, "", failed, errors);
     }
 
+    v.promises = check_promises(options.promised, options.host_facts);
+    for (auto &check : check_promises(options.promised, parse_facts(lines))) {
+        v.promises.push_back(std::move(check));
+    }
+    std::vector<std::string> broken_messages;
+    for (const auto &check : broken(v.promises)) {
+        broken_messages.push_back(check.message());
+    }
+
     v.outcome = Outcome::Fail;
     if (!v.end_marker_seen) {
         if (panic != nullptr) {
@@ -187,6 +196,10 @@ Verdict judge_run(const std::vector<std::string> &raw, const RunOptions &options
             v.reason = reason::no_end_marker;
             v.detail = "guest exited without printing " + options.end_marker;
         }
+        // What the kernel was built to be is known even when it died: say it beside the Oops.
+        if (!broken_messages.empty()) {
+            v.detail += "; broken promise: " + join_limited(broken_messages, 5);
+        }
         const std::size_t n = std::min(options.tail_lines, lines.size());
         v.tail.assign(lines.end() - static_cast<std::ptrdiff_t>(n), lines.end());
         if (options.qemu) {
@@ -197,6 +210,9 @@ Verdict judge_run(const std::vector<std::string> &raw, const RunOptions &options
     } else if (!v.splats.empty()) {
         v.reason = reason::splat;
         v.detail = v.splats.front().kind + ": " + v.splats.front().first_line;
+    } else if (!broken_messages.empty()) {
+        v.reason = reason::broken_promise;
+        v.detail = join_limited(broken_messages, 5);
     } else if (!failed.empty()) {
         v.reason = reason::test_failures;
         v.detail = join_limited(failed, 5);

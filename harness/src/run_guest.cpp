@@ -1,6 +1,7 @@
 #include "ptlab/run_guest.hpp"
 
 #include "ptlab/command.hpp"
+#include "ptlab/geometry.hpp"
 #include "ptlab/guest.hpp"
 #include "ptlab/lines.hpp"
 #include "ptlab/machine.hpp"
@@ -72,7 +73,7 @@ GuestRequest request_of(const RunGuestArgs &args) {
     request.append = args.append;
     request.smp = args.smp;
     request.memory_mib = args.memory_mib;
-    request.page_size = page_size_of_fragment(args.geometry);
+    request.page_size = geometry_of_fragment(args.geometry).page_size_name();
     request.interactive = args.shell;
     return request;
 }
@@ -100,6 +101,7 @@ int judge_into(const RunGuestArgs &args, const RunFiles &files, const GuestExit 
     options.timed_out = exit.timed_out;
     options.qemu = exit;
     options.allowed_kinds.insert(args.allow.begin(), args.allow.end());
+    apply_promise_files(args.promises, options);
     const Verdict verdict = judge_run(read_lines(files.console_log), options);
     const std::string label = args.label.empty() ? "run" : args.label;
     return report_run(verdict, label, {files.result_json, files.result_xml}, files.result_ktap,

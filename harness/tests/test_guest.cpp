@@ -1,6 +1,7 @@
 // The orchestration of one boot, without a kernel: ptlab run-guest against a fake QEMU that
 // replays captured consoles, hangs, dies, or refuses its options (tests/fake_qemu.cpp).
 #include "fixture.hpp"
+#include "ptlab/geometry.hpp"
 #include "ptlab/guest.hpp"
 #include "ptlab/lines.hpp"
 #include "ptlab/machine.hpp"
@@ -175,16 +176,11 @@ TEST(Machine, CommandLineHasNoImplicitDevices) {
     EXPECT_EQ(shell[std::size_t(9)], "2048");
 }
 
-TEST(Machine, PageSizeComesFromTheGeometryFragment) {
-    EXPECT_EQ(page_size_of_fragment(fixture_path("geometry-64k.fragment")), "64K");
-    EXPECT_THROW(page_size_of_fragment(fixture_path("synthetic-ok.fragment")), std::runtime_error);
-}
-
 TEST(Machine, EveryGeometryHasAPageSizeTheMachineCanSize) {
     const Machine m = load_machine(PTLAB_MACHINE_JSON);
     int geometries = 0;
     for (const auto &entry : fs::directory_iterator(PTLAB_GEOMETRY_DIR)) {
-        const std::string size = page_size_of_fragment(entry.path());
+        const std::string size = geometry_of_fragment(entry.path()).page_size_name();
         EXPECT_EQ(m.memory_mib.count(size), 1U) << entry.path() << ": " << size;
         ++geometries;
     }

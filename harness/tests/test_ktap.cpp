@@ -95,6 +95,28 @@ not ok 1 example
     EXPECT_EQ(log.root.status, Status::Fail);
 }
 
+// The guest's /init prints "ok N plan # SKIP" for a plan that exited 4; the reason is in the
+// plan's own stream, never in a side channel.
+TEST(Ktap, SkipReasonComesFromTheBlocksOwnStream) {
+    const KtapLog log = parse_ktap(lines_of("KTAP version 1\n1..3\n"
+                                            "    # Subtest: audit\n"
+                                            "    1..0 # SKIP no module for this kernel\n"
+                                            "ok 1 audit # SKIP\n"
+                                            "    # Subtest: kvm\n"
+                                            "    1..1\n"
+                                            "    ok 1 kvm # SKIP no /dev/kvm\n"
+                                            "ok 2 kvm # SKIP\n"
+                                            "    # Subtest: efi\n"
+                                            "    1..0 # SKIP no efivarfs\n"
+                                            "ok 3 efi\n"));
+    ASSERT_EQ(log.root.subtests.size(), 3U);
+    EXPECT_EQ(child(log.root, 0).status, Status::Skip);
+    EXPECT_EQ(child(log.root, 0).skip_reason, "no module for this kernel");
+    EXPECT_EQ(child(log.root, 1).skip_reason, "kvm: no /dev/kvm");
+    EXPECT_EQ(child(log.root, 2).status, Status::Skip) << "1..0 # SKIP is the skip";
+    EXPECT_EQ(child(log.root, 2).skip_reason, "no efivarfs");
+}
+
 TEST(Ktap, PlanMismatchAtTopLevelIsAnError) {
     const auto log = parse_ktap(fixture_lines("synthetic-plan-mismatch.log"));
     EXPECT_EQ(log.root.status, Status::Error);

@@ -35,6 +35,12 @@ ktap_skip() { # name reason
 	echo "ok $KTAP_N $1 # SKIP $2"
 }
 
+# ktap_fact SOURCE "k=v k=v": what the guest sees, for the host to judge
+# against the step's promises (harness/include/ptlab/promises.hpp).
+ktap_fact() {
+	echo "# ptlab-fact $1 $2"
+}
+
 # ktap_check name "expected" "found": ok when equal, else not ok with both.
 ktap_check() {
 	if [ "$2" = "$3" ]; then
@@ -44,10 +50,10 @@ ktap_check() {
 	fi
 }
 
-# The whole plan cannot run here: say why, and let /init report a SKIP.
+# The whole plan cannot run here: say why in the stream, and let /init
+# report a SKIP (exit 4, as kselftest's).
 ktap_skip_all() { # reason
 	echo "1..0 # SKIP $1"
-	echo "$1" >/tmp/.plan-skip
 	exit 4
 }
 
@@ -81,20 +87,11 @@ uptime_s() {
 }
 
 # stress_plan WORKLOAD: the whole plan of a ptlab-stress workload. The tool's
-# KTAP is the plan's, its exit status the plan's (0 pass, 1 fail, 4 skip with
-# the reason in /tmp/.plan-skip). The tool reads ptlab.seed= and
+# KTAP is the plan's (a SKIP carries its reason), its exit status the plan's
+# (0 pass, 1 fail, 4 skip). The tool reads ptlab.seed= and
 # ptlab.stress_seconds= from the kernel command line and owns the defaults.
 stress_plan() {
 	command -v ptlab-stress >/dev/null 2>&1 ||
 		ktap_skip_all "ptlab-stress is not in this initramfs: run scripts/stress.sh, then rebuild the rootfs"
-	rm -f /tmp/.plan-skip
-	ptlab-stress "$1" --knobs-from /proc/cmdline --skip-file /tmp/.plan-skip
-	case $? in
-	0) exit 0 ;;
-	4)
-		[ -s /tmp/.plan-skip ] || echo "ptlab-stress $1 skipped (no reason given)" >/tmp/.plan-skip
-		exit 4
-		;;
-	*) exit 1 ;;
-	esac
+	exec ptlab-stress "$1" --knobs-from /proc/cmdline
 }

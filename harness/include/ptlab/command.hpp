@@ -34,7 +34,7 @@ using Commands = std::vector<std::unique_ptr<Command>>;
 
 /// check-log, summarize, result-get, run-guest
 void add_verdict_commands(Commands &into);
-/// config-check, config-get, closest-config, page-size, expect
+/// config-check, config-get, closest-config, geometry, expect, config-promises
 void add_config_commands(Commands &into);
 /// patch-check, base-check
 void add_tree_commands(Commands &into);
@@ -50,6 +50,15 @@ struct OutputOptions {
 };
 void add_output_options(CLI::App *cmd, OutputOptions &options);
 void write_outputs(const OutputOptions &options, const Summary &summary);
+
+/// What a run is judged against beyond its own KTAP: the step's promises (`ptlab expect
+/// --json`) and the built .config's facts.
+struct PromiseFiles {
+    std::string expect;
+    std::string kconfig;
+};
+void add_promise_options(CLI::App *cmd, PromiseFiles &files);
+void apply_promise_files(const PromiseFiles &files, RunOptions &options);
 
 /// One boot's verdict as a report on out, JSON, JUnit and a KTAP block (each skipped when
 /// its path is empty); 0 on pass, 1 on fail. check-log and run-guest share it.

@@ -1,8 +1,11 @@
-// What a config at a step of the series promises (configs/expectations.json), so the guest's
-// plans can compare what they observe with it. The data is the one place where the promises
-// live; this module only folds it: geometry of the config, then the baseline, then the changes
-// of every series patch the step contains, in series order.
+// What a config at a step of the series promises: the geometry's facts (from its fragment,
+// geometry.hpp), then what series-base promises, then the changes of every series patch the
+// step contains, in series order (configs/expectations.json, the one place where the
+// promises live). The host compares what the guest reports with it (promises.hpp); the
+// module gets the per-table rules from it (to_module_rules()).
 #pragma once
+
+#include "ptlab/geometry.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -18,16 +21,14 @@ struct Expectations {
     std::vector<std::string> unknown_subjects; ///< subjects in the step that the data lacks
 };
 
-/// Names of the configs the data describes.
-std::vector<std::string> expectation_configs(const nlohmann::json &data);
-
-/// Fold the data for `config` and the subjects of the commits a step has on top of
-/// series-base (any order, as `git log` prints them). Throws std::invalid_argument for an
-/// unknown config, naming the valid ones.
-Expectations expect(const nlohmann::json &data, const std::string &config,
+/// Fold the data for a geometry and the subjects of the commits a step has on top of
+/// series-base (any order, as `git log` prints them). A value in the data may depend on
+/// the geometry: an object keyed "pmd_present" / "pmd_folded".
+Expectations expect(const nlohmann::json &data, const Geometry &geometry,
                     const std::vector<std::string> &subjects);
 
-/// "k:v,k:v" (keys sorted), the form the guest reads from the kernel command line.
-std::string to_cmdline_value(const Expectations &e);
+/// The rules the audit module judges per table page, one "key:value" per line: the states
+/// of each (mm, level) and user.pmd_lock.
+std::string to_module_rules(const Expectations &e);
 
 } // namespace ptlab

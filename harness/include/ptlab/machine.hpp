@@ -27,16 +27,12 @@ Machine load_machine(const std::filesystem::path &path);
 struct GuestRequest {
     std::string kernel;
     std::string initrd;
-    std::string append; ///< words after the machine's kernel_cmdline
-    int smp = 0;        ///< 0: the machine's
-    int memory_mib = 0; ///< 0: the machine's for page_size
-    std::string page_size = "4K";
-    bool interactive = false; ///< the terminal is the console, with QEMU's monitor on Ctrl-A
+    std::string append;           ///< words after the machine's kernel_cmdline
+    int smp = 0;                  ///< 0: the machine's
+    int memory_mib = 0;           ///< 0: the machine's for page_size
+    std::string page_size = "4K"; ///< Geometry::page_size_name()
+    bool interactive = false;     ///< the terminal is the console, with QEMU's monitor on Ctrl-A
 };
-
-/// "4K", "16K" or "64K" from the ARM64_*_PAGES option a geometry fragment sets; throws when it
-/// sets none.
-std::string page_size_of_fragment(const std::filesystem::path &fragment);
 
 /// The full argv. -nodefaults: no NIC (whose option ROM comes from a package the lab does not
 /// need), no drive, no monitor; the console is the board's UART on stdio.

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ptlab/ktap.hpp"
+#include "ptlab/promises.hpp"
 #include "ptlab/splat.hpp"
 
 #include <cstddef>
@@ -38,6 +39,8 @@ struct RunOptions {
     std::string start_marker = "PTLAB-START";
     std::string end_marker = "PTLAB-END";
     std::size_t tail_lines = 50;
+    std::map<std::string, std::string> promised; ///< what the config at the step promises
+    std::vector<Fact> host_facts;                ///< known on the host (the built .config)
 };
 
 /// Reasons, in priority order.
@@ -48,6 +51,7 @@ inline constexpr const char *qemu_failed_to_start = "QEMU failed to start";
 inline constexpr const char *qemu_died = "QEMU died";
 inline constexpr const char *no_end_marker = "no end marker";
 inline constexpr const char *splat = "splat";
+inline constexpr const char *broken_promise = "broken promise";
 inline constexpr const char *test_failures = "test failures";
 inline constexpr const char *ktap_error = "ktap error";
 } // namespace reason
@@ -62,9 +66,10 @@ struct Verdict {
     int guest_rc = -1; ///< rc= of PTLAB-END, -1 if unknown
     bool timed_out = false;
     KtapLog ktap;
-    std::vector<Splat> splats;         ///< splats that fail the run
-    std::vector<Splat> allowed_splats; ///< splats of allowed kinds (informational)
-    std::vector<std::string> tail;     ///< last console lines for panic/timeout/no end marker
+    std::vector<Splat> splats;          ///< splats that fail the run
+    std::vector<Splat> allowed_splats;  ///< splats of allowed kinds (informational)
+    std::vector<std::string> tail;      ///< last console lines for panic/timeout/no end marker
+    std::vector<PromiseCheck> promises; ///< host and guest facts against the promises
 };
 
 Verdict judge_run(const std::vector<std::string> &lines, const RunOptions &options = {});

@@ -2,6 +2,8 @@
 // it in the same process (or hand the terminal to it: make shell).
 #pragma once
 
+#include "ptlab/command.hpp"
+
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@ struct RunGuestArgs {
     int memory_mib = 0;
     std::vector<std::string> allow;
     std::string label;
+    PromiseFiles promises;
     bool shell = false;
     bool live = false;
     /// Replaces the machine's binary (the tests' fake QEMU).
