@@ -18,7 +18,6 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-CONFIG=${CONFIG:-4k-48}
 check_config_name "$CONFIG"
 BASE=${BASE:-series-base}
 HEAD=${HEAD:-series-head}

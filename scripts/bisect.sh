@@ -9,7 +9,6 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-CONFIG=${CONFIG:-4k-48}
 PLANS=${PLANS:-${PLAN:-boot}}
 check_plan_names "$PLANS"
 SERIES=${SERIES:-}

@@ -8,6 +8,13 @@ SRC=$BUILD/linux
 OUT=$BUILD/out
 V=${V:-0}
 
+# The defaults of the knobs every target shares, for scripts run without
+# make (the Makefile states the same three for `make help`).
+CONFIG=${CONFIG:-4k-48}
+STEP=${STEP:-series-head}
+FLAVOUR=${FLAVOUR:-debug}
+export CONFIG STEP FLAVOUR
+
 log() { printf '%s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

@@ -13,7 +13,6 @@ set -eu
 CONFIGS=${CONFIGS:-$(fragment_names geometry | tr '\n' ' ')}
 MATRIX_PLANS=${MATRIX_PLANS:-boot audit thp efi kvm}
 check_plan_names "$MATRIX_PLANS"
-FLAVOUR=${FLAVOUR:-debug}
 MATRIX_STRESS_SECONDS=${MATRIX_STRESS_SECONDS:-10}
 check_uint MATRIX_STRESS_SECONDS "$MATRIX_STRESS_SECONDS" 0
 RESULTS=$BUILD/results

@@ -6,9 +6,6 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-CONFIG=${CONFIG:-4k-48}
-STEP=${STEP:-series-head}
-FLAVOUR=${FLAVOUR:-debug}
 PLANS=${PLANS:-boot}
 TIMEOUT=${TIMEOUT:-900}
 SMP=${SMP:-}

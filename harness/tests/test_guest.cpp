@@ -128,6 +128,20 @@ TEST_F(FakeGuest, WarnWithAllOkKtapFails) {
     EXPECT_EQ(result["reason"], "splat");
 }
 
+// The built .config contradicts the step's promise: the run fails for it, with the fact named,
+// although the guest's KTAP is all ok.
+TEST_F(FakeGuest, ConfigThatBreaksAPromiseFailsTheRun) {
+    std::ofstream(dir_ / "expect.json") << R"({"values": {"split_pmd": "off", "levels": "4"}})";
+    std::ofstream(dir_ / ".config") << "CONFIG_ARM64_4K_PAGES=y\nCONFIG_ARM64_VA_BITS_48=y\n"
+                                       "CONFIG_ARCH_ENABLE_SPLIT_PMD_PTLOCK=y\n"
+                                       "CONFIG_NR_CPUS=256\nCONFIG_SPLIT_PTLOCK_CPUS=4\n";
+    args_.promises = {(dir_ / "expect.json").string(), (dir_ / ".config").string()};
+    const auto result = run("replay", "real-4k48-head-boot.log", 1);
+    EXPECT_EQ(result["reason"], "broken promise");
+    EXPECT_EQ(result["detail"], "split_pmd (config): on, expected off");
+    EXPECT_NE(report_.find("levels (config)"), std::string::npos) << report_;
+}
+
 TEST_F(FakeGuest, SecondRunOfTheSameFolderRefusesAndKeepsTheFirstLog) {
     fs::create_directories(args_.run_dir);
     std::ofstream(run_files(args_.run_dir).console_log) << "the first run's log\n";
