@@ -1,3 +1,4 @@
+#include "fixture.hpp"
 #include "ptlab/promises.hpp"
 #include "ptlab/report.hpp"
 #include "ptlab/run.hpp"
@@ -32,6 +33,23 @@ TEST(Promises, OnlyPromisedKeysAreCheckedAndAlternativesCount) {
     EXPECT_EQ(checks[0].message(), "split_pmd (config): on, expected off");
     EXPECT_TRUE(checks[1].kept());
     EXPECT_EQ(broken(checks).size(), 1U);
+}
+
+// A real boot + audit of 4k-48 at series-head: the boot plan and the module each report the
+// geometry and the split PMD lock.
+TEST(Promises, RealConsoleReportsFactsFromBootAndAudit) {
+    const auto facts = parse_facts(testing::fixture_lines("real-4k48-head-boot-audit-facts.log"));
+    std::map<std::string, std::string> boot;
+    std::map<std::string, std::string> audit;
+    for (const auto &f : facts) {
+        (f.source == "boot" ? boot : audit)[f.key] = f.value;
+    }
+    EXPECT_EQ(boot.at("page_size"), "4096");
+    EXPECT_EQ(boot.at("levels"), "4");
+    EXPECT_EQ(boot.at("split_pmd"), "on");
+    EXPECT_EQ(audit.at("pmd"), "pmd_present");
+    EXPECT_EQ(audit.at("pmd_size"), "2097152");
+    EXPECT_EQ(audit.at("split_pmd"), "on");
 }
 
 const std::vector<std::string> kCleanRun = {"PTLAB-START plans=boot",
