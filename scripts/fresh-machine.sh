@@ -98,10 +98,12 @@ fresh_root() {
 	mkdir -p "$ROOT"
 	tar -C "$ROOT" -xf "$FRESH/deps-$(deps_key).tar"
 	copy_lab
-	# The kernel under test, as make kernel left it: Image and the lab's module.
+	# The kernel under test, as make kernel left it: Image, its .config (facts
+	# the host judges) and the lab's module.
 	local o=$ROOT/lab/build/${kernel_out#"$BUILD/"}
 	mkdir -p "$o/arch/arm64/boot" "$o/ptlab-module/src"
 	cp "$kernel_out/arch/arm64/boot/Image" "$o/arch/arm64/boot/"
+	cp "$kernel_out/.config" "$o/"
 	find "$kernel_out/ptlab-module/src" -name '*.ko' -exec cp {} "$o/ptlab-module/src/" \;
 }
 

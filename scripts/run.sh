@@ -31,8 +31,8 @@ need_ptlab
 if [ "${PREBUILT:-0}" = 1 ]; then
 	kernel_out=$(kernel_outdir "$CONFIG" "$FLAVOUR" "$STEP")
 	base_initrd=$BUILD/rootfs/base.cpio.gz
-	{ [ -f "$kernel_out/arch/arm64/boot/Image" ] && [ -f "$base_initrd" ]; } ||
-		die "PREBUILT=1: $kernel_out/arch/arm64/boot/Image or $base_initrd is not built"
+	{ [ -f "$kernel_out/arch/arm64/boot/Image" ] && [ -f "$kernel_out/.config" ] && [ -f "$base_initrd" ]; } ||
+		die "PREBUILT=1: $kernel_out/arch/arm64/boot/Image, its .config or $base_initrd is not built"
 else
 	kernel_out=$("$TOP/scripts/kernel.sh")
 	"$TOP/scripts/stress.sh"
