@@ -39,11 +39,7 @@ else
 	base_initrd=$("$TOP/scripts/rootfs.sh")
 fi
 
-# What this config at this step promises: the geometry's facts from its
-# fragment, then configs/expectations.json folded over the series patches
-# STEP contains (a tree equal to series-head, such as pristine, contains them
-# all). The host judges the guest's facts against it; the module's per-table
-# rules ride in the per-kernel initramfs.
+# What this config at this step promises (see write_promises in lib.sh).
 write_promises "$CONFIG" "$STEP" "$kernel_out"
 
 # The per-kernel archive, appended to the base one (the kernel unpacks both):
@@ -55,11 +51,12 @@ initrd=$kernel_out/initramfs.cpio.gz
 		printf 'dir /lib 0755 0 0\ndir /lib/modules 0755 0 0\nfile /lib/modules/%s %s 0644 0 0\n' \
 			"$(basename "$ko")" "$ko"
 	fi
-} >"$kernel_out/initramfs-kernel.txt"
+} >"$kernel_out/initramfs-kernel.txt.$$"
 {
 	cat "$base_initrd"
-	"$BUILD/tools/gen_init_cpio" -t 1552348620 "$kernel_out/initramfs-kernel.txt" | gzip -n
+	"$BUILD/tools/gen_init_cpio" -t 1552348620 "$kernel_out/initramfs-kernel.txt.$$" | gzip -n
 } >"$initrd.tmp.$$"
+rm -f "$kernel_out/initramfs-kernel.txt.$$"
 mv "$initrd.tmp.$$" "$initrd"
 step_name=$(step_dirname "$STEP")
 append="ptlab.plans=$(echo "$PLANS" | tr ' ' ',') ptlab.config=$CONFIG ptlab.step=$step_name${PTLAB_ARGS:+ $PTLAB_ARGS}"

@@ -6,9 +6,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <ostream>
 #include <stdexcept>
+#include <unistd.h>
 
 namespace ptlab {
 
@@ -18,15 +20,22 @@ void write_output(const std::string &path, const std::function<void(std::ostream
     if (path.empty()) {
         return;
     }
-    std::ofstream file(path, std::ios::binary | std::ios::trunc);
-    if (!file) {
-        throw std::runtime_error("cannot write " + path);
+    // Written aside and renamed: a reader (another run of the same kernel, gen_init_cpio)
+    // never sees a half-written file.
+    const std::string aside = path + ".tmp." + std::to_string(::getpid());
+    {
+        std::ofstream file(aside, std::ios::binary | std::ios::trunc);
+        if (!file) {
+            throw std::runtime_error("cannot write " + path);
+        }
+        writer(file);
+        file.flush();
+        if (!file) {
+            std::filesystem::remove(aside);
+            throw std::runtime_error("error writing " + path);
+        }
     }
-    writer(file);
-    file.flush();
-    if (!file) {
-        throw std::runtime_error("error writing " + path);
-    }
+    std::filesystem::rename(aside, path);
 }
 
 void add_output_options(CLI::App *cmd, OutputOptions &options) {
