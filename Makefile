@@ -1,16 +1,11 @@
 # Test lab for Yu Zhao's arm64 split PMD page-table lock series on Linux 6.1.
-# `make help` lists the targets; README.md explains them.
-
-CONFIG ?= 4k-48
-STEP ?= series-head
-FLAVOUR ?= debug
-PLANS ?= boot
-V ?= 0
-export CONFIG STEP FLAVOUR PLANS V
+# `make help` lists the targets and the variables; README.md explains them.
+# The variables (CONFIG, STEP, PLANS, TIMEOUT, ...) are read, defaulted and
+# checked by ptlab, the lab's host tool: make only passes them on.
 
 export PTLAB := $(CURDIR)/build/harness/ptlab
 
-.PHONY: help deps source harness kernel rootfs run shell test test-full check lint matrix bisect bench fresh-check clean distclean
+.PHONY: help deps source harness kernel stress rootfs run shell test test-full check lint matrix bisect bench fresh-check clean distclean
 
 help:
 	@echo "make deps       install Debian packages, fetch busybox-static:arm64"
@@ -19,16 +14,17 @@ help:
 	@echo "make test       everything the CI checks; ends with 'N passed, N failed'"
 	@echo "make source     build/linux: pristine, series-base, series-head"
 	@echo "make kernel     build CONFIG at STEP (FLAVOUR=debug)"
-	@echo "make rootfs     the guest initramfs"
+	@echo "make rootfs     the guest initramfs (and the stress tool in it)"
 	@echo "make harness    the host tool (ptlab) and its unit tests"
 	@echo "make check      host-only checks: unit tests, patches, configs, lint"
-	@echo "make test-full  make test on all four configs"
+	@echo "make test-full  make test on every config"
 	@echo "make matrix     every step x every config: build, boot, plans; table, JSON, JUnit"
 	@echo "make bisect     GOOD=<rev> BAD=<rev> CONFIG=<name> PLANS=<plans> [SERIES=<dir>]"
 	@echo "make bench      series-base vs series-head fault throughput and lock contention (CONFIG)"
 	@echo "make fresh-check  make deps, builds and a boot inside a clean Debian 12 root (root only)"
-	@echo "variables: CONFIG=$(CONFIG) STEP=$(STEP) FLAVOUR=$(FLAVOUR) PLANS='$(PLANS)' V=$(V)"
 	@echo "configs: $(notdir $(basename $(wildcard configs/geometry/*.config)))"
+	@if [ -x "$(PTLAB)" ]; then echo "variables (default):"; "$(PTLAB)" knobs; \
+	else echo "variables: 'make harness', then 'make help' lists them"; fi
 
 deps:
 	@scripts/deps.sh
@@ -40,16 +36,19 @@ harness: deps
 	@scripts/harness.sh
 
 kernel: source harness
-	@scripts/kernel.sh >/dev/null
+	@"$(PTLAB)" kernel >/dev/null
 
-rootfs: source
+stress: deps
+	@scripts/stress.sh
+
+rootfs: source stress
 	@scripts/rootfs.sh >/dev/null
 
 run: source harness
-	@scripts/run.sh
+	@"$(PTLAB)" run
 
 shell: source harness
-	@scripts/run.sh --shell
+	@"$(PTLAB)" run --shell
 
 check: source harness
 	@scripts/test.sh --host-only
@@ -61,10 +60,10 @@ test-full: deps
 	@scripts/test.sh --full
 
 matrix: source harness
-	@scripts/matrix.sh
+	@"$(PTLAB)" matrix
 
 bisect: source harness
-	@scripts/bisect.sh
+	@"$(PTLAB)" bisect
 
 bench: source harness
 	@scripts/bench.sh

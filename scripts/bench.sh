@@ -11,14 +11,17 @@
 # PNG: build/results/bench-<config>.{txt,json,png}; the runs and the plot's data and script in
 # build/results/bench-<config>/.
 # Knobs (default): BASE (series-base) HEAD (series-head) ROUNDS (3) LOCKSTAT_ROUNDS (1; 0: no
-#   contention runs) SMP (the host's CPUs) MEM (MiB, run.sh's: 2048, 4096 on 64K) BENCH_REPS (5)
+#   contention runs) SMP (the host's CPUs) MEM (MiB, the machine's for the page size) BENCH_REPS (5)
 #   BENCH_WARMUP (1) BENCH_SECONDS (per repetition: 1, 3 on 64K) BENCH_THREADS (1,2,4,... up
 #   to SMP) BENCH_LAYOUTS (thp-private,thp-shared,pte-private,pte-shared) BENCH_ACCESS
-#   (write,read) REBUILD=1 (build the kernels even when they look built).
+#   (write,read).
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-check_config_name "$CONFIG"
+need_ptlab
+# CONFIG as ptlab reads it: defaulted, and refused when no geometry has that name.
+CONFIG=$("$PTLAB" layout config)
+export CONFIG
 BASE=${BASE:-series-base}
 HEAD=${HEAD:-series-head}
 ROUNDS=${ROUNDS:-3}
@@ -29,7 +32,6 @@ BENCH_REPS=${BENCH_REPS:-5}
 BENCH_WARMUP=${BENCH_WARMUP:-1}
 # A 64K-page THP fault clears 512 MiB: longer repetitions there. The page
 # size is the geometry fragment's.
-need_ptlab
 case $("$PTLAB" geometry --get page_size_name "$TOP/configs/geometry/$CONFIG.config") in
 64K) BENCH_SECONDS=${BENCH_SECONDS:-3} ;;
 *) BENCH_SECONDS=${BENCH_SECONDS:-1} ;;
@@ -37,7 +39,6 @@ esac
 BENCH_THREADS=${BENCH_THREADS:-}
 BENCH_LAYOUTS=${BENCH_LAYOUTS:-}
 BENCH_ACCESS=${BENCH_ACCESS:-write,read}
-REBUILD=${REBUILD:-0}
 FLAVOURS=bench
 [ "$LOCKSTAT_ROUNDS" = 0 ] || FLAVOURS+=" lockstat"
 
@@ -73,9 +74,10 @@ fi
 csv_check BENCH_ACCESS "$BENCH_ACCESS" write read
 
 [ -d "$SRC/.git" ] || die "build/linux does not exist: run 'make source' first"
-resolve_step "$BASE" >/dev/null
-resolve_step "$HEAD" >/dev/null
-[ "$(resolve_step "$BASE")" != "$(resolve_step "$HEAD")" ] ||
+step_name() { STEP=$1 "$PTLAB" layout step-name; }
+base_name=$(step_name "$BASE")
+head_name=$(step_name "$HEAD")
+[ "$(git -C "$SRC" rev-parse "$BASE^{commit}")" != "$(git -C "$SRC" rev-parse "$HEAD^{commit}")" ] ||
 	die "BASE=$BASE and HEAD=$HEAD are the same commit"
 command -v gnuplot >/dev/null 2>&1 ||
 	die "'gnuplot' not found: install Debian package gnuplot-nox (or run 'make deps')"
@@ -84,24 +86,11 @@ RESULTS=$BUILD/results
 OUTDIR=$RESULTS/bench-$CONFIG
 T0=$(date +%s)
 
-# A kernel counts as built when this script built it for these fragments at this commit (the
-# key kernel.sh uses); then kernel.sh, a checkout of build/linux and a Kbuild pass, is skipped,
-# so the same kernels serve every make bench.
-kernel_key() { # flavour step
-	local frags
-	read -r -a frags <<<"$(config_fragments "$CONFIG" "$1")"
-	echo "$(cat "${frags[@]}" | sha256sum | cut -c1-16)-$(resolve_step "$2")"
-}
-
+# ptlab kernel returns at once, with no checkout, for a kernel already built
+# for these fragments at this commit: the same kernels serve every make bench.
 for flavour in $FLAVOURS; do
 	for step in "$BASE" "$HEAD"; do
-		o=$(kernel_outdir "$CONFIG" "$flavour" "$step")
-		key=$(kernel_key "$flavour" "$step")
-		if [ "$REBUILD" = 1 ] || [ ! -f "$o/arch/arm64/boot/Image" ] ||
-			[ "$(cat "$o/.ptlab-bench-built" 2>/dev/null)" != "$key" ]; then
-			CONFIG=$CONFIG FLAVOUR=$flavour STEP=$step "$TOP/scripts/kernel.sh" >/dev/null
-			echo "$key" >"$o/.ptlab-bench-built"
-		fi
+		FLAVOUR=$flavour STEP=$step "$PTLAB" kernel >/dev/null
 	done
 done
 "$TOP/scripts/stress.sh"
@@ -128,17 +117,17 @@ index=$OUTDIR/index.tsv
 
 boot() { # role flavour round step
 	local role=$1 flavour=$2 round=$3 step=$4 name dir rc=0 start load
-	name=$role-$(step_dirname "$step")-$round
+	name=$role-$(step_name "$step")-$round
 	start=$(date +%s)
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	printf 'bench %s: %-11s %-12s round %s ... ' "$CONFIG" "$role" "$(step_dirname "$step")" "$round" >&2
-	CONFIG=$CONFIG FLAVOUR=$flavour STEP=$step PLANS=bench SMP=$SMP TIMEOUT=$timeout \
-		PREBUILT=1 PTLAB_ARGS=$args V=0 "$TOP/scripts/run.sh" >"$OUTDIR/runs/$name.out" 2>&1 || rc=$?
-	dir=$BUILD/runs/$CONFIG-$flavour/$(step_dirname "$step")/bench
+	printf 'bench %s: %-11s %-12s round %s ... ' "$CONFIG" "$role" "$(step_name "$step")" "$round" >&2
+	export FLAVOUR=$flavour STEP=$step PLANS=bench SMP TIMEOUT=$timeout PREBUILT=1 PTLAB_ARGS=$args V=0
+	"$PTLAB" run >"$OUTDIR/runs/$name.out" 2>&1 || rc=$?
+	dir=$("$PTLAB" layout run-dir)
 	mkdir -p "$OUTDIR/runs/$name"
 	cp -p "$dir"/console.log "$dir"/qemu.stderr "$dir"/guest.json "$dir"/result.* "$OUTDIR/runs/$name/" 2>/dev/null || true
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$CONFIG" "$(step_dirname "$step")" "$flavour" \
-		"$role" "$round" "runs/$name" "$(kernel_outdir "$CONFIG" "$flavour" "$step")" "$load" >>"$index"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$CONFIG" "$(step_name "$step")" "$flavour" \
+		"$role" "$round" "runs/$name" "$("$PTLAB" layout kernel-dir)" "$load" >>"$index"
 	if [ "$rc" = 0 ]; then
 		log "pass ($(elapsed "$start"), host load $load before)"
 	else
@@ -160,7 +149,7 @@ done
 
 rc=0
 rm -f "$OUTDIR/plot.gp"
-"$PTLAB" bench-report "$index" --base "$(step_dirname "$BASE")" --head "$(step_dirname "$HEAD")" \
+"$PTLAB" bench-report "$index" --base "$base_name" --head "$head_name" \
 	--json "$RESULTS/bench-$CONFIG.json" --plot-data "$OUTDIR/plot.dat" \
 	--gnuplot "$OUTDIR/plot.gp" --png "$RESULTS/bench-$CONFIG.png" >"$RESULTS/bench-$CONFIG.txt" || rc=$?
 cat "$RESULTS/bench-$CONFIG.txt"

@@ -4,7 +4,7 @@
 # apt sources) gets a copy of the lab; inside it, as root, `make deps` runs,
 # then the host tool, the stress tool and the initramfs are built, and an
 # already-built 4k-48 kernel (build/out, from make kernel) is booted with the
-# root's own QEMU and firmware through run.sh, expecting the boot plan to
+# root's own QEMU and firmware through `ptlab run`, expecting the boot plan to
 # pass. Nothing of the host's installed packages is visible in there.
 #
 # Cached under build/fresh/: the bare root (base-<key>.tar) and the root
@@ -17,6 +17,7 @@ set -eu
 FRESH=$BUILD/fresh
 SUITE=bookworm
 CONFIG=4k-48 FLAVOUR=debug STEP=series-head
+export CONFIG FLAVOUR STEP
 ROOT=$FRESH/root
 
 # The inner half runs in a private mount namespace (unshare -m): the bind
@@ -27,7 +28,7 @@ if [ "${1:-}" = --in-namespace ]; then
 	mount --rbind /dev "$ROOT/dev"
 	mount -t sysfs sysfs "$ROOT/sys"
 	mkdir -p "$ROOT/lab/build/linux"
-	# The tree is read, never written: run.sh asks git what STEP contains.
+	# The tree is read, never written: ptlab asks git what STEP contains.
 	mount --bind -o ro "$SRC" "$ROOT/lab/build/linux"
 	# The host's compiler cache, so the builds in there cost seconds; a
 	# missing header or library still fails them (ccache checks every
@@ -39,8 +40,9 @@ if [ "${1:-}" = --in-namespace ]; then
 fi
 
 need_tool mmdebstrap tar unshare chroot ccache
+need_ptlab
 [ "$(id -u)" = 0 ] || die "the fresh-machine check needs root (chroot, mounts)"
-kernel_out=$(kernel_outdir "$CONFIG" "$FLAVOUR" "$STEP")
+kernel_out=$("$PTLAB" layout kernel-dir)
 
 sources() {
 	local f
@@ -125,7 +127,7 @@ main() {
 	run_step "fresh: build the host tool, the stress tool and the initramfs" "$FRESH/build.log" \
 		inside 'cd /lab && scripts/harness.sh && scripts/stress.sh && scripts/rootfs.sh'
 	run_step "fresh: boot $CONFIG @ $STEP with the root's QEMU and firmware" "$FRESH/boot.log" \
-		inside "cd /lab && PTLAB=/lab/build/harness/ptlab PREBUILT=1 CONFIG=$CONFIG STEP=$STEP PLANS=boot scripts/run.sh"
+		inside "cd /lab && PREBUILT=1 CONFIG=$CONFIG STEP=$STEP PLANS=boot build/harness/ptlab run"
 	tail -n 4 "$FRESH/boot.log"
 }
 

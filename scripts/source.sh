@@ -88,12 +88,10 @@ report_base() {
 	[ "$rc" = 0 ] || [ "$rc" = 3 ] || exit "$rc"
 }
 
-# git am one directory of patches; on failure, name the patch and the file.
+# git am one directory of patches with the lab's committer (ptlab am: a
+# patch that does not apply names itself and its files).
 apply_patches() { # dir
-	local p
-	for p in "$1"/*.patch; do
-		am_patch "$SRC" "$p" || exit 1
-	done
+	"$PTLAB" am --repo "$SRC" "$1"/*.patch
 }
 
 main() {
@@ -125,6 +123,7 @@ main() {
 	fi
 
 	local start
+	need_ptlab
 	start=$(date +%s)
 	if [ "$(state_get base)" != "$base_hash" ] || ! lgit rev-parse -q --verify series-base >/dev/null; then
 		printf 'source: applying %s ... ' "patches/6.1/base" >&2

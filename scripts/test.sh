@@ -59,14 +59,14 @@ check() {
 }
 
 # A guest run whose own verdict is the result (its KTAP is nested in).
-guest_run() { # name, then VAR=value... for run.sh
+guest_run() { # name, then VAR=value... for ptlab run
 	local name=$1 dir
 	shift
 	N=$((N + 1))
 	log "-- $name"
-	env "$@" "$TOP/scripts/run.sh" >"$RESULTS/run-$N.out" 2>&1 || true
+	env "$@" "$PTLAB" run >"$RESULTS/run-$N.out" 2>&1 || true
 	tail -n 3 "$RESULTS/run-$N.out" | sed 's/^/    /' >&2
-	dir=$(sed -n 's/^console log: \(.*\)\/console.log$/\1/p' "$RESULTS/run-$N.out")
+	dir=$(env "$@" "$PTLAB" layout run-dir)
 	if [ -n "$dir" ] && [ -f "$dir/result.ktap" ]; then
 		# The run's block joins this stream: drop its own header and plan,
 		# and renumber its result.
@@ -81,12 +81,12 @@ guest_run() { # name, then VAR=value... for run.sh
 expect_failure() { # name reason pattern-in-report VAR=value...
 	local name=$1 reason=$2 pattern=$3 dir got
 	shift 3
-	env "$@" "$TOP/scripts/run.sh" >"$RESULTS/$name.out" 2>&1 && {
+	env "$@" "$PTLAB" run >"$RESULTS/$name.out" 2>&1 && {
 		echo "the run passed; it should have failed with '$reason'"
 		return 1
 	}
-	dir=$(sed -n 's/^console log: \(.*\)\/console.log$/\1/p' "$RESULTS/$name.out")
-	[ -n "$dir" ] || { tail -n 20 "$RESULTS/$name.out"; return 1; }
+	dir=$(env "$@" "$PTLAB" layout run-dir)
+	[ -f "$dir/result.json" ] || { tail -n 20 "$RESULTS/$name.out"; return 1; }
 	got=$("$PTLAB" result-get "$dir/result.json" reason)
 	echo "verdict: $got"
 	case $got in
@@ -144,7 +144,7 @@ qemu_cannot_start() {
 # Bad knobs are refused on the host, naming what is valid, before any build.
 knobs_refused() { # VAR=value expected-message
 	local out
-	out=$(env "$1" "$TOP/scripts/run.sh" 2>&1) && { echo "$1 was accepted"; return 1; }
+	out=$(env "$1" "$PTLAB" run 2>&1) && { echo "$1 was accepted"; return 1; }
 	printf '%s\n' "$out"
 	printf '%s\n' "$out" | grep -q -- "$2" || { echo "no '$2'"; return 1; }
 	! printf '%s\n' "$out" | grep -q '^kernel '
@@ -159,14 +159,13 @@ pristine_equals_head() {
 # promises (the host's judgement, as in every run).
 config_keeps_promises() { # config step
 	local o
-	o=$(CONFIG=$1 STEP=$2 KERNEL_TARGETS=config "$TOP/scripts/kernel.sh" 2>&1 | tail -n 1)
+	o=$(CONFIG=$1 STEP=$2 "$PTLAB" kernel --config-only 2>&1 | tail -n 1)
 	[ -f "$o/.config" ] || { echo "$o"; return 1; }
-	write_promises "$1" "$2" "$o"
 	"$PTLAB" config-promises --expect "$o/expect.json" --kconfig "$o/.config"
 }
 
 build_kernel() { # config step
-	CONFIG=$1 STEP=$2 "$TOP/scripts/kernel.sh"
+	CONFIG=$1 STEP=$2 "$PTLAB" kernel
 }
 
 # A throwaway change (tests/patches/, never in patches/): pgd_pgtable_alloc()
@@ -175,20 +174,22 @@ audit_names_pages_without_ctor() {
 	local orig sha out dir
 	orig=$(git -C "$SRC" rev-parse HEAD)
 	git -C "$SRC" checkout -q --detach series-head
-	am_patch "$SRC" "$TOP/tests/patches/audit-drop-pmd-ctor-pgd_pgtable_alloc.patch" || { git -C "$SRC" checkout -q --detach "$orig"; return 1; }
+	"$PTLAB" am --repo "$SRC" "$TOP/tests/patches/audit-drop-pmd-ctor-pgd_pgtable_alloc.patch" || { git -C "$SRC" checkout -q --detach "$orig"; return 1; }
 	sha=$(git -C "$SRC" rev-parse HEAD)
 	git -C "$SRC" checkout -q --detach "$orig"
 	echo "throwaway commit $sha: $(git -C "$SRC" log -1 --format=%s "$sha")"
-	out=$(CONFIG=4k-48 STEP=$sha PLANS=audit "$TOP/scripts/run.sh" 2>&1) && {
+	out=$(CONFIG=4k-48 STEP=$sha PLANS=audit "$PTLAB" run 2>&1) && {
 		echo "the audit passed on a kernel whose efi_mm PMD tables have no ctor"
 		return 1
 	}
-	dir=$(printf '%s\n' "$out" | sed -n 's/^console log: \(.*\)\/console.log$/\1/p')
+	dir=$(CONFIG=4k-48 STEP=$sha PLANS=audit "$PTLAB" layout run-dir)
 	printf '%s\n' "$out" | grep -E 'verdict|efi_mm' | head -n 8
 	# Both of efi_mm's PMD tables, named by the range they map.
 	grep -q 'efi_mm.pmd: level=pmd .* va=0x0-0x3fffffff found=none required=table+ptl' "$dir/console.log" &&
 		grep -q 'efi_mm.pmd: level=pmd .* va=0x80000000-0xbfffffff found=none required=table+ptl' "$dir/console.log" &&
-		[ "$("$PTLAB" result-get "$dir/result.json" reason)" = "test failures" ]
+		[ "$("$PTLAB" result-get "$dir/result.json" reason)" = "test failures" ] &&
+		# The run put the tree back where it was: not on the broken commit.
+		[ "$(git -C "$SRC" rev-parse HEAD)" = "$orig" ]
 }
 
 # A throwaway broken series: our four patches and a fifth (tests/patches/)
@@ -200,7 +201,7 @@ bisect_names_broken_commit() {
 	dir=$(mktemp -d)
 	cp "$TOP"/patches/6.1/series/*.patch "$dir/"
 	cp "$TOP/tests/patches/bisect-drop-pmd-dtor-__pmd_free_tlb.patch" "$dir/0005-broken.patch"
-	out=$(SERIES=$dir CONFIG=4k-48 PLANS=boot "$TOP/scripts/bisect.sh" 2>&1) || {
+	out=$(SERIES=$dir CONFIG=4k-48 PLANS=boot "$PTLAB" bisect 2>&1) || {
 		printf '%s\n' "$out"
 		rm -rf "$dir"
 		return 1

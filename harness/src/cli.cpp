@@ -17,6 +17,7 @@ int run_cli(int argc, const char *const *argv, std::ostream &out, std::ostream &
     add_config_commands(commands);
     add_tree_commands(commands);
     add_report_commands(commands);
+    add_lab_commands(commands);
     for (const auto &command : commands) {
         command->add(app);
     }

@@ -25,33 +25,18 @@ namespace {
 
 int config_check(const std::string &config_path, const std::vector<std::string> &fragments,
                  std::ostream &out) {
-    const DotConfig config = parse_dotconfig(read_lines(config_path));
-    std::size_t problems = 0;
-    // Fragments merge in order, a later one overriding an earlier one (merge_config.sh); each
-    // option is checked against what the last fragment that names it asks.
-    ConfigFragment merged;
-    std::map<std::string, std::string> asked_by;
-    for (const auto &path : fragments) {
-        const ConfigFragment fragment = parse_config_fragment(read_lines(path));
-        for (const auto &error : fragment.errors) {
-            out << path << ": " << error << '\n';
-            ++problems;
-        }
-        for (const auto &entry : fragment.entries) {
-            merged.entries.push_back(entry);
-            asked_by[entry.symbol] = path;
-        }
+    const std::vector<std::filesystem::path> paths(fragments.begin(), fragments.end());
+    const auto problems = check_fragments(paths, parse_dotconfig(read_lines(config_path)));
+    for (const auto &problem : problems) {
+        out << problem << '\n';
     }
-    for (const auto &mismatch : check_config(merged, config)) {
-        out << asked_by[mismatch.symbol] << ": " << mismatch.message() << '\n';
-        ++problems;
-    }
-    const std::size_t checked = distinct_symbols(merged);
-    if (problems == 0) {
+    const std::size_t checked = fragment_symbols(paths);
+    if (problems.empty()) {
         out << "config-check: " << checked << " options checked, all set as asked\n";
         return 0;
     }
-    out << "config-check: " << checked << " options checked, " << problems << " not set as asked\n";
+    out << "config-check: " << checked << " options checked, " << problems.size()
+        << " not set as asked\n";
     return 1;
 }
 

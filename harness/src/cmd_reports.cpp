@@ -2,7 +2,6 @@
 
 #include "ptlab/bench.hpp"
 #include "ptlab/lines.hpp"
-#include "ptlab/matrix.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -15,22 +14,11 @@
 #include <set>
 #include <stdexcept>
 
-// Reports over many runs: the matrix table and the benchmark.
+// Reports over many runs: the benchmark.
 
 namespace ptlab {
 
 namespace {
-
-int matrix_cmd(const std::string &index, const OutputOptions &outputs, std::ostream &out) {
-    const auto cells = load_matrix(read_lines(index));
-    print_matrix(out, cells);
-    write_output(outputs.json, [&](std::ostream &o) { o << matrix_to_json(cells); });
-    write_output(outputs.junit, [&](std::ostream &o) { write_matrix_junit(o, cells); });
-    return std::all_of(cells.begin(), cells.end(),
-                       [](const MatrixCell &c) { return c.outcome == "pass"; })
-               ? 0
-               : 1;
-}
 
 struct BenchReportArgs {
     std::string index;
@@ -63,26 +51,6 @@ int bench_report_cmd(const BenchReportArgs &args, std::ostream &out) {
     return report.problems.empty() && !report.throughput.empty() ? 0 : 1;
 }
 
-class MatrixCommand final : public Command {
-public:
-    void add(CLI::App &app) override {
-        sub_ = app.add_subcommand(
-            "matrix", "print the step x config table of make matrix; exit 0 iff every cell passed");
-        sub_->add_option("INDEX", matrix_index,
-                         "TSV: step, config, state (ran or what stopped it), result.json, seconds")
-            ->required()
-            ->check(CLI::ExistingFile);
-        add_output_options(sub_, matrix_outputs);
-    }
-    int run(std::ostream &out, [[maybe_unused]] std::ostream &err) override {
-        return matrix_cmd(matrix_index, matrix_outputs, out);
-    }
-
-private:
-    std::string matrix_index;
-    OutputOptions matrix_outputs;
-};
-
 class BenchReportCommand final : public Command {
 public:
     void add(CLI::App &app) override {
@@ -114,9 +82,6 @@ private:
 
 } // namespace
 
-void add_report_commands(Commands &into) {
-    into.push_back(std::make_unique<MatrixCommand>());
-    into.push_back(std::make_unique<BenchReportCommand>());
-}
+void add_report_commands(Commands &into) { into.push_back(std::make_unique<BenchReportCommand>()); }
 
 } // namespace ptlab

@@ -5,6 +5,7 @@
 #include "ptlab/ktap.hpp"
 #include "ptlab/lines.hpp"
 #include "ptlab/report.hpp"
+#include "ptlab/result.hpp"
 #include "ptlab/run.hpp"
 #include "ptlab/run_guest.hpp"
 #include "ptlab/splat.hpp"
@@ -53,43 +54,8 @@ int check_log(const CheckLogArgs &args, std::ostream &out) {
     return report_run(verdict, label, args.outputs, args.ktap_out, out);
 }
 
-/// Names of the failed or errored tests anywhere in a result.json's tree, each once.
-void failing_names(const nlohmann::json &tests, std::set<std::string> &into) {
-    for (const auto &test : tests) {
-        const std::string status = test.value("status", "");
-        if (status == "fail" || status == "error") {
-            into.insert(test.value("name", ""));
-        }
-        failing_names(test.value("subtests", nlohmann::json::array()), into);
-    }
-}
-
-/// One fact of a run's result.json, for the shell glue that reports it.
 int result_get(const std::string &path, const std::string &field, std::ostream &out) {
-    const auto j = nlohmann::json::parse(read_text_file(path));
-    const std::string reason = j.value("reason", "");
-    const std::string detail = j.value("detail", "");
-    if (field == "reason") {
-        out << reason << '\n';
-    } else if (field == "verdict") {
-        out << (reason.empty() ? "pass" : reason) << (detail.empty() ? "" : " (" + detail + ")")
-            << '\n';
-    } else if (field == "first-splat") {
-        const auto splats = j.value("splats", nlohmann::json::array());
-        if (!splats.empty()) {
-            out << splats[0].value("kind", "") << ": " << splats[0].value("first_line", "")
-                << " (console line " << splats[0].value("line_number", 0) << ")";
-        }
-        out << '\n';
-    } else {
-        std::set<std::string> names;
-        failing_names(j.value("tests", nlohmann::json::array()), names);
-        std::string joined;
-        for (const auto &name : names) {
-            joined += (joined.empty() ? "" : ", ") + name;
-        }
-        out << joined << '\n';
-    }
+    out << result_field(nlohmann::json::parse(read_text_file(path)), field) << '\n';
     return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include "ptlab/lines.hpp"
 
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -192,6 +193,45 @@ std::size_t closest_config(const DotConfig &target, const std::vector<DotConfig>
         }
     }
     return best;
+}
+
+namespace {
+
+struct MergedFragments {
+    ConfigFragment merged;
+    std::map<std::string, std::string> asked_by; ///< symbol -> the last fragment naming it
+    std::vector<std::string> errors;
+};
+
+MergedFragments merge_fragments(const std::vector<std::filesystem::path> &fragments) {
+    MergedFragments m;
+    for (const auto &path : fragments) {
+        const ConfigFragment fragment = parse_config_fragment(read_lines(path));
+        for (const auto &error : fragment.errors) {
+            m.errors.push_back(path.string() + ": " + error);
+        }
+        for (const auto &entry : fragment.entries) {
+            m.merged.entries.push_back(entry);
+            m.asked_by[entry.symbol] = path.string();
+        }
+    }
+    return m;
+}
+
+} // namespace
+
+std::vector<std::string> check_fragments(const std::vector<std::filesystem::path> &fragments,
+                                         const DotConfig &config) {
+    MergedFragments m = merge_fragments(fragments);
+    std::vector<std::string> problems = std::move(m.errors);
+    for (const auto &mismatch : check_config(m.merged, config)) {
+        problems.push_back(m.asked_by[mismatch.symbol] + ": " + mismatch.message());
+    }
+    return problems;
+}
+
+std::size_t fragment_symbols(const std::vector<std::filesystem::path> &fragments) {
+    return distinct_symbols(merge_fragments(fragments).merged);
 }
 
 } // namespace ptlab

@@ -13,16 +13,6 @@ namespace ptlab {
 
 namespace {
 
-std::vector<std::string> split_tabs(const std::string &line) {
-    std::vector<std::string> fields;
-    std::string field;
-    std::istringstream in(line);
-    while (std::getline(in, field, '\t')) {
-        fields.push_back(field);
-    }
-    return fields;
-}
-
 void read_result(MatrixCell &cell, const std::string &path) {
     nlohmann::json r;
     try {
@@ -86,28 +76,24 @@ std::string xml_escape(const std::string &s) {
 
 } // namespace
 
-std::vector<MatrixCell> load_matrix(const std::vector<std::string> &index_lines) {
-    std::vector<MatrixCell> cells;
-    for (const auto &line : index_lines) {
-        if (trim(line).empty()) {
-            continue;
-        }
-        const auto f = split_tabs(line);
-        MatrixCell cell;
-        cell.step = f.at(0);
-        cell.config = f.size() > 1 ? f[1] : "?";
-        const std::string state = f.size() > 2 ? f[2] : "not run";
-        if (f.size() > 4 && !f[4].empty()) {
-            cell.seconds = std::stod(f[4]);
-        }
-        if (state == "ran" && f.size() > 3 && !f[3].empty()) {
-            read_result(cell, f[3]);
-        } else {
-            cell.outcome = state;
-        }
-        cells.push_back(cell);
-    }
-    return cells;
+MatrixCell cell_from_result(const std::string &step, const std::string &config,
+                            const std::string &result_json, double seconds) {
+    MatrixCell cell;
+    cell.step = step;
+    cell.config = config;
+    cell.seconds = seconds;
+    read_result(cell, result_json);
+    return cell;
+}
+
+MatrixCell stopped_cell(const std::string &step, const std::string &config, const std::string &what,
+                        double seconds) {
+    MatrixCell cell;
+    cell.step = step;
+    cell.config = config;
+    cell.outcome = what;
+    cell.seconds = seconds;
+    return cell;
 }
 
 void print_matrix(std::ostream &out, const std::vector<MatrixCell> &cells) {

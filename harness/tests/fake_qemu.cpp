@@ -5,6 +5,8 @@
 //   hang       the log, then sleep until killed
 //   die        half the log, then SIGKILL itself (QEMU killed mid-run)
 //   bad-option QEMU's own error about -machine, exit 1, no console at all
+//   kernel     the log the -kernel file names on a line "fake-console=<path>" (the fake
+//              kernel tree's Image: each commit of it boots to its own console), then exit 0
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -35,6 +37,20 @@ int replay(const char *path, double fraction) {
     return 0;
 }
 
+std::string console_of_kernel(int argc, char **argv) {
+    for (int i = 1; i + 1 < argc; ++i) {
+        if (std::strcmp(argv[i], "-kernel") == 0) {
+            std::ifstream image(argv[i + 1]);
+            for (std::string line; std::getline(image, line);) {
+                if (line.rfind("fake-console=", 0) == 0) {
+                    return line.substr(13);
+                }
+            }
+        }
+    }
+    return "";
+}
+
 bool has_arg(int argc, char **argv, const char *want) {
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], want) == 0) {
@@ -62,6 +78,10 @@ int main(int argc, char **argv) {
     if (mode == "die") {
         replay(log, 0.5);
         std::raise(SIGKILL);
+    }
+    if (mode == "kernel") {
+        const std::string console = console_of_kernel(argc, argv);
+        return replay(console.c_str(), 1.0);
     }
     const int rc = replay(log, 1.0);
     if (mode == "hang") {

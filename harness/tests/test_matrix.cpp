@@ -24,12 +24,12 @@ std::vector<MatrixCell> sample() {
     const auto fail = write_result(
         "fail", R"({"outcome":"fail","reason":"splat","detail":"bad_page: BUG: Bad page state",
         "counts":{"passed":9,"failed":2,"skipped":0},"tests":[{"name":"boot","status":"fail"}]})");
-    return load_matrix({"series-base\t4k-48\tran\t" + pass + "\t61.5",
-                        "series-base\t64k-42\tran\t" + fail + "\t70",
-                        "series-head\t4k-48\tbuild failed\t\t12", ""});
+    return {cell_from_result("series-base", "4k-48", pass, 61.5),
+            cell_from_result("series-base", "64k-42", fail, 70),
+            stopped_cell("series-head", "4k-48", "build failed", 12)};
 }
 
-TEST(Matrix, LoadsCellsFromTheIndexAndResults) {
+TEST(Matrix, CellsComeFromResultsOrWhatStoppedThem) {
     const auto cells = sample();
     ASSERT_EQ(cells.size(), 3U);
     EXPECT_EQ(cells[0].outcome, "pass");

@@ -38,8 +38,10 @@ void add_verdict_commands(Commands &into);
 void add_config_commands(Commands &into);
 /// patch-check, base-check
 void add_tree_commands(Commands &into);
-/// matrix, bench-report
+/// bench-report
 void add_report_commands(Commands &into);
+/// kernel, run, bisect-step, bisect, matrix, knobs, layout, am
+void add_lab_commands(Commands &into);
 
 /// Writes a file through writer; nothing when path is empty; throws when it cannot.
 void write_output(const std::string &path, const std::function<void(std::ostream &)> &writer);

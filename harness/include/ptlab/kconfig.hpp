@@ -1,6 +1,7 @@
 // Kconfig fragment vs. .config checker (in the spirit of kunit_tool's kunit_config.py).
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -52,5 +53,14 @@ std::size_t config_distance(const DotConfig &a, const DotConfig &b);
 /// Index of the candidate closest to `target` (fewest differing symbols); the first of equals,
 /// so callers list the newest first. Throws on an empty list.
 std::size_t closest_config(const DotConfig &target, const std::vector<DotConfig> &candidates);
+
+/// Fragments merged in order (a later one overriding an earlier one, as merge_config.sh)
+/// against a .config: "<fragment>: CONFIG_FOO: asked y, got not set" for each option not
+/// set as the last fragment naming it asks, and each line a fragment cannot parse.
+std::vector<std::string> check_fragments(const std::vector<std::filesystem::path> &fragments,
+                                         const DotConfig &config);
+
+/// Distinct symbols the fragments name.
+std::size_t fragment_symbols(const std::vector<std::filesystem::path> &fragments);
 
 } // namespace ptlab

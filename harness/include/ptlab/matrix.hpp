@@ -2,6 +2,10 @@
 // from each run's result.json, printed as a table and written as JSON and JUnit XML.
 #pragma once
 
+#include "ptlab/layout.hpp"
+#include "ptlab/phase.hpp"
+#include "ptlab/request.hpp"
+
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -20,14 +24,32 @@ struct MatrixCell {
     std::vector<std::pair<std::string, std::string>> plans; ///< plan name -> status
 };
 
-/// One cell per line of a TSV index: step, config, state, result.json path (empty unless the
-/// run happened), seconds. state is "ran" or what stopped the cell ("build failed").
-std::vector<MatrixCell> load_matrix(const std::vector<std::string> &index_lines);
+/// A cell whose run happened: its counts, plans and reason from the run's result.json.
+MatrixCell cell_from_result(const std::string &step, const std::string &config,
+                            const std::string &result_json, double seconds);
+/// A cell that stopped before a verdict: outcome is what stopped it ("build failed").
+MatrixCell stopped_cell(const std::string &step, const std::string &config, const std::string &what,
+                        double seconds);
 
 /// Rows are steps and columns configs, both in first-seen order; the last line is
 /// "<N> cells passed, <M> failed".
 void print_matrix(std::ostream &out, const std::vector<MatrixCell> &cells);
 std::string matrix_to_json(const std::vector<MatrixCell> &cells);
 void write_matrix_junit(std::ostream &out, const std::vector<MatrixCell> &cells);
+
+struct MatrixRequest {
+    std::vector<std::string> configs; ///< CONFIGS: every geometry by default
+    Request boot;                     ///< MATRIX_PLANS as its plans; flavour, timeout, ...
+    int stress_seconds = 10;          ///< MATRIX_STRESS_SECONDS, per workload per cell
+};
+MatrixRequest matrix_request_from(const Getenv &env, const Layout &layout);
+
+/// The rows: series-base, then each commit up to series-head, labelled "2/4 <sha>".
+std::vector<std::pair<std::string, std::string>> matrix_steps(const Layout &layout);
+
+/// Every step x every config: built (a failure is the cell's outcome), booted, judged. Prints
+/// the table and writes results/matrix.{json,xml}; 0 when every cell passed.
+int run_matrix(const Layout &layout, const MatrixRequest &request, std::ostream &out,
+               const Progress &progress);
 
 } // namespace ptlab

@@ -1,0 +1,77 @@
+// Where everything is: the lab's own inputs (configs/, rootfs/plans/, module/) and every path
+// under build/. The one place that names them; scripts ask `ptlab layout` instead of
+// rebuilding a path.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ptlab {
+
+namespace fs = std::filesystem;
+
+/// A kernel's output folder: build/out/<config>-<flavour>/<step>.
+struct KernelDir {
+    fs::path dir;
+
+    [[nodiscard]] fs::path image() const { return dir / "arch/arm64/boot/Image"; }
+    [[nodiscard]] fs::path config() const { return dir / ".config"; }
+    /// Written once Image and modules built: the only kind of folder worth seeding from.
+    [[nodiscard]] fs::path built_stamp() const { return dir / ".ptlab-built"; }
+    /// What .config was made from (fragments and commit): unchanged, no olddefconfig.
+    [[nodiscard]] fs::path config_key() const { return dir / ".ptlab-config-key"; }
+    [[nodiscard]] fs::path expect_json() const { return dir / "expect.json"; }
+    [[nodiscard]] fs::path module_rules() const { return dir / "rules"; }
+    [[nodiscard]] fs::path initramfs() const { return dir / "initramfs.cpio.gz"; }
+    [[nodiscard]] fs::path module_src() const { return dir / "ptlab-module/src"; }
+    /// The lab's module built for this kernel, or empty.
+    [[nodiscard]] fs::path module_ko() const;
+    [[nodiscard]] fs::path log(const std::string &phase) const { return dir / (phase + ".log"); }
+};
+
+struct Layout {
+    fs::path top;   ///< the clone
+    fs::path build; ///< build/, or $PTLAB_BUILD
+
+    /// top from the executable's place is not reliable (tests, other clones): the caller says.
+    static Layout at(const fs::path &top, const fs::path &build = {});
+
+    // The lab's inputs.
+    [[nodiscard]] fs::path base_fragment() const { return top / "configs/base.config"; }
+    [[nodiscard]] fs::path flavour_fragment(const std::string &flavour) const;
+    [[nodiscard]] fs::path geometry_fragment(const std::string &config) const;
+    /// In merge order: a later fragment overrides an earlier one, the geometry last so it
+    /// can turn off what its page-table layout cannot build.
+    [[nodiscard]] std::vector<fs::path> fragments(const std::string &config,
+                                                  const std::string &flavour) const;
+    [[nodiscard]] fs::path expectations() const { return top / "configs/expectations.json"; }
+    [[nodiscard]] fs::path machine() const { return top / "configs/machine/arm64.json"; }
+    [[nodiscard]] fs::path plan_file(const std::string &plan) const;
+    [[nodiscard]] fs::path module_sources() const { return top / "module"; }
+    /// The glue scripts that build the guest's user space (scripts/stress.sh, rootfs.sh).
+    [[nodiscard]] fs::path script(const std::string &name) const { return top / "scripts" / name; }
+    [[nodiscard]] std::vector<std::string> config_names() const;
+    [[nodiscard]] std::vector<std::string> flavour_names() const;
+    [[nodiscard]] std::vector<std::string> plan_names() const;
+
+    // What the lab builds.
+    [[nodiscard]] fs::path src() const { return build / "linux"; }
+    [[nodiscard]] fs::path src_lock() const { return build / "linux.lock"; }
+    [[nodiscard]] fs::path logs() const { return build / "logs"; }
+    [[nodiscard]] fs::path results() const { return build / "results"; }
+    [[nodiscard]] fs::path base_initramfs() const { return build / "rootfs/base.cpio.gz"; }
+    [[nodiscard]] fs::path gen_init_cpio() const { return build / "tools/gen_init_cpio"; }
+    [[nodiscard]] fs::path stress_tool() const { return build / "stress-aarch64/ptlab-stress"; }
+    [[nodiscard]] fs::path kernels(const std::string &config, const std::string &flavour) const;
+    [[nodiscard]] KernelDir kernel(const std::string &config, const std::string &flavour,
+                                   const std::string &step_name) const;
+    [[nodiscard]] fs::path run_dir(const std::string &config, const std::string &flavour,
+                                   const std::string &step_name,
+                                   const std::vector<std::string> &plans) const;
+};
+
+/// "boot+audit": the plans as one folder name.
+std::string plans_dirname(const std::vector<std::string> &plans);
+
+} // namespace ptlab

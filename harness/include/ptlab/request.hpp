@@ -1,0 +1,65 @@
+// What a user asks of the lab, from make's variables (the environment): which config,
+// flavour, step and plans, and the knobs of a boot. Each knob is named, defaulted and checked
+// once, here, on the host, before anything builds or boots.
+#pragma once
+
+#include "ptlab/layout.hpp"
+
+#include <functional>
+#include <iosfwd>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ptlab {
+
+/// A knob with a value that is not allowed; the message says what is.
+struct KnobError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// The environment, or a map in the tests.
+using Getenv = std::function<std::optional<std::string>(const std::string &)>;
+Getenv process_env();
+
+struct Knob {
+    const char *name;
+    const char *fallback; ///< "" when unset means "not given"
+    const char *help;
+};
+/// Every make variable the lab reads, in `make help` order.
+const std::vector<Knob> &knobs();
+void print_knobs(std::ostream &out);
+
+struct Request {
+    std::string config;
+    std::string flavour;
+    std::string step;
+    std::vector<std::string> plans;
+    int timeout_seconds = 0;
+    int smp = 0;        ///< 0: the machine's
+    int memory_mib = 0; ///< 0: the machine's for the page size
+    std::vector<std::string> allow;
+    std::string extra_args; ///< more ptlab.* kernel parameters (PTLAB_ARGS)
+    std::string machine;    ///< another machine description (PTLAB_MACHINE), or empty
+    bool verbose = false;   ///< V=1: the console and the builds' output live
+    bool prebuilt = false;  ///< PREBUILT=1: boot what is built, build nothing
+};
+
+/// Reads and checks the knobs; throws KnobError naming the knob and what is valid.
+Request request_from(const Getenv &env, const Layout &layout);
+
+/// The value of a knob, or its fallback.
+std::string knob_value(const Getenv &env, const std::string &name);
+
+/// A whole number in [min, max]: "TIMEOUT must be a whole number, not 'abc'".
+int parse_count(const std::string &name, const std::string &text, int min, int max);
+/// A list separated by spaces or commas.
+std::vector<std::string> split_words(const std::string &text);
+
+void check_config_name(const std::string &config, const Layout &layout);
+void check_flavour_name(const std::string &flavour, const Layout &layout);
+void check_plan_names(const std::vector<std::string> &plans, const Layout &layout);
+
+} // namespace ptlab

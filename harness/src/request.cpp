@@ -1,0 +1,169 @@
+#include "ptlab/request.hpp"
+
+#include "ptlab/splat.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <iomanip>
+#include <ostream>
+
+namespace ptlab {
+
+namespace {
+
+std::string joined(const std::vector<std::string> &names) {
+    std::string out;
+    for (const auto &name : names) {
+        out += (out.empty() ? "" : " ") + name;
+    }
+    return out;
+}
+
+bool contains(const std::vector<std::string> &names, const std::string &name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+} // namespace
+
+Getenv process_env() {
+    return [](const std::string &name) -> std::optional<std::string> {
+        const char *value = std::getenv(name.c_str());
+        return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+    };
+}
+
+const std::vector<Knob> &knobs() {
+    static const std::vector<Knob> table = {
+        {"CONFIG", "4k-48", "geometry: configs/geometry/<CONFIG>.config"},
+        {"STEP", "series-head", "any revision of build/linux"},
+        {"FLAVOUR", "debug", "configs/flavour/<FLAVOUR>.config"},
+        {"PLANS", "boot", "plans to run in one boot (rootfs/plans/<plan>.plan)"},
+        {"TIMEOUT", "900", "seconds before a guest is killed"},
+        {"SMP", "", "guest CPUs (default: the machine's)"},
+        {"MEM", "", "guest MiB (default: the machine's for the page size)"},
+        {"ALLOW", "", "splat kinds that are informational only"},
+        {"PTLAB_ARGS", "", "more kernel parameters for the plans (ptlab.stress_seconds=5)"},
+        {"V", "0", "1: builds and the console live"},
+        {"PREBUILT", "0", "1: boot the kernel as built, build nothing"},
+        {"PTLAB_MACHINE", "", "another machine description than configs/machine/arm64.json"},
+        {"GOOD", "", "make bisect: the good revision (series-base with SERIES)"},
+        {"BAD", "", "make bisect: the bad revision (SERIES's last patch with SERIES)"},
+        {"SERIES", "", "make bisect: a folder of patches applied on series-base"},
+        {"CONFIGS", "", "make matrix: the configs (default: every geometry)"},
+        {"MATRIX_PLANS", "boot audit thp efi kvm", "make matrix: the plans of each cell"},
+        {"MATRIX_STRESS_SECONDS", "10", "make matrix: seconds per stress workload per cell"},
+    };
+    return table;
+}
+
+void print_knobs(std::ostream &out) {
+    for (const auto &knob : knobs()) {
+        out << "  " << std::left << std::setw(21) << knob.name << ' ' << std::setw(22)
+            << (*knob.fallback == '\0' ? "-" : knob.fallback) << ' ' << knob.help << '\n';
+    }
+}
+
+std::string knob_value(const Getenv &env, const std::string &name) {
+    if (const auto value = env(name); value && !value->empty()) {
+        return *value;
+    }
+    for (const auto &knob : knobs()) {
+        if (name == knob.name) {
+            return knob.fallback;
+        }
+    }
+    return "";
+}
+
+int parse_count(const std::string &name, const std::string &text, int min, int max) {
+    int value = 0;
+    const char *end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    const bool leading_zero = text.size() > 1 && text[0] == '0';
+    if (text.empty() || ptr != end || ec != std::errc() || leading_zero || text[0] == '-' ||
+        text[0] == '+') {
+        throw KnobError(name + " must be a whole number, not '" + text + "'");
+    }
+    if (value < min) {
+        throw KnobError(name + " must be at least " + std::to_string(min) + ", not " + text);
+    }
+    if (value > max) {
+        throw KnobError(name + " must be at most " + std::to_string(max) + ", not " + text);
+    }
+    return value;
+}
+
+std::vector<std::string> split_words(const std::string &text) {
+    std::vector<std::string> words;
+    std::string word;
+    for (const char c : text + " ") {
+        if (c == ' ' || c == ',' || c == '\t' || c == '\n') {
+            if (!word.empty()) {
+                words.push_back(word);
+            }
+            word.clear();
+        } else {
+            word += c;
+        }
+    }
+    return words;
+}
+
+void check_config_name(const std::string &config, const Layout &layout) {
+    if (!contains(layout.config_names(), config)) {
+        throw KnobError("unknown CONFIG '" + config +
+                        "'; valid names: " + joined(layout.config_names()));
+    }
+}
+
+void check_flavour_name(const std::string &flavour, const Layout &layout) {
+    if (!contains(layout.flavour_names(), flavour)) {
+        throw KnobError("unknown FLAVOUR '" + flavour +
+                        "'; valid names: " + joined(layout.flavour_names()));
+    }
+}
+
+void check_plan_names(const std::vector<std::string> &plans, const Layout &layout) {
+    if (plans.empty()) {
+        throw KnobError("PLANS is empty; valid plans: " + joined(layout.plan_names()));
+    }
+    for (const auto &plan : plans) {
+        if (!contains(layout.plan_names(), plan)) {
+            throw KnobError("unknown plan '" + plan +
+                            "'; valid plans: " + joined(layout.plan_names()));
+        }
+    }
+}
+
+Request request_from(const Getenv &env, const Layout &layout) {
+    Request r;
+    r.config = knob_value(env, "CONFIG");
+    check_config_name(r.config, layout);
+    r.flavour = knob_value(env, "FLAVOUR");
+    check_flavour_name(r.flavour, layout);
+    r.step = knob_value(env, "STEP");
+    r.plans = split_words(knob_value(env, "PLANS"));
+    check_plan_names(r.plans, layout);
+    r.timeout_seconds = parse_count("TIMEOUT", knob_value(env, "TIMEOUT"), 1, 7 * 86400);
+    if (const std::string smp = knob_value(env, "SMP"); !smp.empty()) {
+        r.smp = parse_count("SMP", smp, 1, 64);
+    }
+    if (const std::string mem = knob_value(env, "MEM"); !mem.empty()) {
+        r.memory_mib = parse_count("MEM", mem, 256, 65536);
+    }
+    r.allow = split_words(knob_value(env, "ALLOW"));
+    for (const auto &kind : r.allow) {
+        if (!contains(splat_kinds(), kind)) {
+            throw KnobError("ALLOW: unknown splat kind '" + kind +
+                            "'; valid: " + joined(splat_kinds()));
+        }
+    }
+    r.extra_args = knob_value(env, "PTLAB_ARGS");
+    r.machine = knob_value(env, "PTLAB_MACHINE");
+    r.verbose = knob_value(env, "V") == "1";
+    r.prebuilt = knob_value(env, "PREBUILT") == "1";
+    return r;
+}
+
+} // namespace ptlab

@@ -1,0 +1,277 @@
+// The orchestration without a kernel: the knobs, a fake kernel tree built and booted by a
+// fake QEMU, HEAD kept where the user left it, seeding, bisect-step exit codes and a whole
+// bisection (tests/fake_tree.hpp).
+#include "fake_tree.hpp"
+#include "fixture.hpp"
+#include "ptlab/bisect.hpp"
+#include "ptlab/boot.hpp"
+#include "ptlab/kernel_build.hpp"
+#include "ptlab/lines.hpp"
+#include "ptlab/matrix.hpp"
+#include "ptlab/process.hpp"
+#include "ptlab/request.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <map>
+#include <sstream>
+
+namespace ptlab {
+namespace {
+
+using testing::FakeLab;
+
+Getenv env_of(std::map<std::string, std::string> values) {
+    return [values = std::move(values)](const std::string &name) -> std::optional<std::string> {
+        const auto it = values.find(name);
+        return it == values.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+}
+
+Layout real_layout() {
+    return Layout::at(std::filesystem::path(PTLAB_GEOMETRY_DIR).parent_path().parent_path());
+}
+
+std::string knob_error(const std::map<std::string, std::string> &values) {
+    try {
+        (void)request_from(env_of(values), real_layout());
+    } catch (const KnobError &e) {
+        return e.what();
+    }
+    return "(accepted)";
+}
+
+TEST(Request, DefaultsComeFromTheKnobTable) {
+    const Request r = request_from(env_of({}), real_layout());
+    EXPECT_EQ(r.config, "4k-48");
+    EXPECT_EQ(r.step, "series-head");
+    EXPECT_EQ(r.flavour, "debug");
+    EXPECT_EQ(r.plans, std::vector<std::string>{"boot"});
+    EXPECT_EQ(r.timeout_seconds, 900);
+    EXPECT_EQ(r.smp, 0);
+}
+
+TEST(Request, BadKnobsAreRefusedNamingWhatIsValid) {
+    EXPECT_EQ(knob_error({{"TIMEOUT", "abc"}}), "TIMEOUT must be a whole number, not 'abc'");
+    EXPECT_EQ(knob_error({{"TIMEOUT", "0"}}), "TIMEOUT must be at least 1, not 0");
+    EXPECT_EQ(knob_error({{"TIMEOUT", "-5"}}), "TIMEOUT must be a whole number, not '-5'");
+    EXPECT_EQ(knob_error({{"TIMEOUT", "1.5"}}), "TIMEOUT must be a whole number, not '1.5'");
+    EXPECT_EQ(knob_error({{"SMP", "0"}}), "SMP must be at least 1, not 0");
+    EXPECT_EQ(knob_error({{"MEM", "64"}}), "MEM must be at least 256, not 64");
+    EXPECT_NE(knob_error({{"PLANS", "boot no-such-plan"}})
+                  .find("unknown plan 'no-such-plan'; valid plans: audit"),
+              std::string::npos);
+    EXPECT_NE(knob_error({{"CONFIG", "4k-47"}}).find("unknown CONFIG '4k-47'; valid names: 4k-39"),
+              std::string::npos);
+    EXPECT_NE(knob_error({{"FLAVOUR", "fast"}}).find("valid names: bench debug lockstat"),
+              std::string::npos);
+    EXPECT_NE(knob_error({{"ALLOW", "warnings"}}).find("unknown splat kind 'warnings'"),
+              std::string::npos);
+}
+
+TEST(Request, PlansMaySeparateBySpacesOrCommas) {
+    const Request r = request_from(env_of({{"PLANS", "boot,audit  thp"}}), real_layout());
+    EXPECT_EQ(r.plans, (std::vector<std::string>{"boot", "audit", "thp"}));
+    EXPECT_EQ(plans_dirname(r.plans), "boot+audit+thp");
+    EXPECT_EQ(plan_cmdline(r, "series-head"),
+              "ptlab.plans=boot,audit,thp ptlab.config=4k-48 ptlab.step=series-head");
+}
+
+TEST(Layout, RunFolderAndKernelFolderFollowTheRequest) {
+    const Layout l = Layout::at("/lab");
+    EXPECT_EQ(l.kernel("64k-42", "debug", "series-base").dir,
+              "/lab/build/out/64k-42-debug/series-base");
+    EXPECT_EQ(l.run_dir("4k-48", "bench", "0123456789ab", {"boot", "kvm"}),
+              "/lab/build/runs/4k-48-bench/0123456789ab/boot+kvm");
+    EXPECT_EQ(l.fragments("4k-39", "debug").back(), "/lab/configs/geometry/4k-39.config");
+    EXPECT_EQ(Layout::at("/lab", "/scratch").src(), "/scratch/linux");
+}
+
+TEST(AmOutput, NamesTheFilesThatDoNotApply) {
+    const AmFailure f = parse_am_output("Applying: arm64: x\n"
+                                        "error: patch failed: arch/arm64/mm/mmu.c:42\n"
+                                        "error: arch/arm64/mm/mmu.c: patch does not apply\n"
+                                        "error: mm/gone.c: does not exist in index\n");
+    EXPECT_FALSE(f.empty_patch);
+    EXPECT_EQ(f.files, (std::vector<std::string>{"arch/arm64/mm/mmu.c:42", "mm/gone.c (missing)"}));
+    EXPECT_TRUE(parse_am_output("Patch is empty.\nNo valid patches in input (allow with "
+                                "\"--allow-empty\")\n")
+                    .empty_patch);
+}
+
+class Lab : public ::testing::Test {
+protected:
+    void SetUp() override {
+        lab_ = std::make_unique<FakeLab>();
+        base_ = lab_->commit("fake: the baseline", "real-4k48-head-boot.log");
+        lab_->tag("series-base");
+        one_ = lab_->commit("fake: one", "real-4k48-head-boot.log");
+        two_ = lab_->commit("fake: two", "real-4k48-head-boot.log");
+        lab_->tag("series-head");
+        setenv("FAKE_QEMU_MODE", "kernel", 1);
+    }
+    void TearDown() override { unsetenv("FAKE_QEMU_MODE"); }
+
+    Request request(std::map<std::string, std::string> values = {}) const {
+        values.emplace("PTLAB_MACHINE", lab_->machine().string());
+        values.emplace("TIMEOUT", "30");
+        return request_from(env_of(values), lab_->layout());
+    }
+    BuiltKernel build(const std::string &step, BuildOptions options = {}) {
+        return build_kernel(lab_->layout(), {"4k-48", "debug", step}, options,
+                            Progress(progress_, false));
+    }
+
+    std::unique_ptr<FakeLab> lab_;
+    std::string base_, one_, two_;
+    std::ostringstream progress_;
+};
+
+TEST_F(Lab, BuildsAStepWithItsModuleThenFindsItUpToDate) {
+    const BuiltKernel k = build("series-head");
+    EXPECT_EQ(k.step_name, "series-head");
+    EXPECT_TRUE(std::filesystem::exists(k.dir.image()));
+    EXPECT_TRUE(std::filesystem::exists(k.dir.built_stamp()));
+    EXPECT_FALSE(k.dir.module_ko().empty());
+    EXPECT_NE(progress_.str().find("kernel 4k-48-debug @ series-head: configure ... done"),
+              std::string::npos);
+    progress_.str("");
+    (void)build("series-head");
+    EXPECT_EQ(progress_.str(), "") << "an up-to-date kernel is not rebuilt";
+}
+
+TEST_F(Lab, BuildingAnotherStepLeavesHeadWhereItWas) {
+    lab_->tree().git({"checkout", "-q", "series-head"});
+    const std::string before = lab_->tree().head();
+    const BuiltKernel k = build("series-base");
+    EXPECT_EQ(k.step_name, "series-base");
+    EXPECT_EQ(lab_->tree().head(), before);
+    const BuiltKernel by_sha = build(one_);
+    EXPECT_EQ(by_sha.step_name, one_.substr(0, 12));
+    EXPECT_EQ(lab_->tree().head(), before);
+}
+
+TEST_F(Lab, ANewFolderIsSeededFromTheClosestBuild) {
+    (void)build("series-head");
+    (void)build("series-base");
+    EXPECT_NE(progress_.str().find("series-base: seed from series-head (0 options differ)"),
+              std::string::npos)
+        << progress_.str();
+}
+
+TEST_F(Lab, AStepThatDoesNotBuildFailsWithItsLog) {
+    const std::string broken = lab_->commit("fake: broken", "real-4k48-head-boot.log", true);
+    try {
+        (void)build(broken);
+        FAIL() << "a broken step built";
+    } catch (const PhaseFailed &e) {
+        EXPECT_NE(std::string(e.what()).find("build Image + modules failed"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("build.log"), std::string::npos);
+    }
+    EXPECT_NE(progress_.str().find("fake: this commit does not build"), std::string::npos);
+}
+
+TEST_F(Lab, RunBuildsBootsAndJudgesInTheRequestsRunFolder) {
+    std::ostringstream out;
+    const Request r = request({{"STEP", "series-base"}, {"PLANS", "boot"}});
+    EXPECT_EQ(build_and_boot(lab_->layout(), r, out, Progress(progress_, false)), 0)
+        << out.str() << progress_.str();
+    const auto run = lab_->layout().run_dir("4k-48", "debug", "series-base", {"boot"});
+    const auto result = nlohmann::json::parse(read_text_file(run / "result.json"));
+    EXPECT_EQ(result["outcome"], "pass");
+    const KernelDir k = lab_->layout().kernel("4k-48", "debug", "series-base");
+    EXPECT_NE(read_text_file(k.expect_json()).find("\"split_pmd\": \"off\""), std::string::npos);
+    // The base archive, then the per-kernel one (gzip of what the fake gen_init_cpio echoes).
+    const std::string base = "base-archive";
+    EXPECT_EQ(read_text_file(k.initramfs()).substr(0, base.size()), base);
+    const Captured kernel_archive = capture_process(
+        {"sh", "-c", "tail -c +" + std::to_string(base.size() + 1) + " \"$0\" | gzip -dc",
+         k.initramfs().string()});
+    EXPECT_NE(kernel_archive.out.find("file /lib/modules/ptlab_audit.ko"), std::string::npos);
+    EXPECT_NE(kernel_archive.out.find("file /ptlab/rules " + k.module_rules().string()),
+              std::string::npos);
+}
+
+TEST_F(Lab, BisectStepExitCodes) {
+    const Layout &l = lab_->layout();
+    std::ostringstream out;
+    const Progress p(progress_, false);
+    lab_->tree().checkout(two_);
+    EXPECT_EQ(bisect_step(l, request(), out, p), bisect_exit::good);
+    const std::string panics = lab_->commit("fake: panics", "synthetic-oops-panic.log");
+    EXPECT_EQ(bisect_step(l, request(), out, p), bisect_exit::bad);
+    (void)lab_->commit("fake: broken", "real-4k48-head-boot.log", true);
+    EXPECT_EQ(bisect_step(l, request(), out, p), bisect_exit::skip);
+    (void)lab_->commit("fake: fixed", "real-4k48-head-boot.log");
+    Request no_qemu = request();
+    no_qemu.machine = (lab_->root() / "no-such-machine.json").string();
+    EXPECT_EQ(bisect_step(l, no_qemu, out, p), bisect_exit::abort);
+}
+
+TEST_F(Lab, BisectionNamesTheFirstBadCommitAndWhyAndRestoresHead) {
+    const std::string panics = lab_->commit("fake: panics", "synthetic-oops-panic.log");
+    (void)lab_->commit("fake: still panics", "synthetic-oops-panic.log");
+    const std::string bad = lab_->tree().head();
+    lab_->tree().checkout("series-base");
+    BisectRequest b;
+    b.good = "series-head";
+    b.bad = bad;
+    b.self = PTLAB_BINARY;
+    std::ostringstream out;
+    ASSERT_EQ(bisect(lab_->layout(), request(), b, out, Progress(progress_, false)), 0)
+        << progress_.str();
+    EXPECT_NE(out.str().find("first bad commit: " + panics.substr(0, 7) + " fake: panics"),
+              std::string::npos)
+        << out.str();
+    EXPECT_NE(out.str().find("verdict: panic"), std::string::npos) << out.str();
+    EXPECT_NE(out.str().find("first splat: oops: Unable to handle kernel NULL pointer"),
+              std::string::npos)
+        << out.str();
+    EXPECT_EQ(lab_->tree().head(), *lab_->tree().resolve("series-base"));
+    EXPECT_FALSE(lab_->tree().bisecting());
+}
+
+TEST_F(Lab, MatrixOfFakeCellsNamesWhatStoppedEach) {
+    (void)lab_->commit("fake: broken", "real-4k48-head-boot.log", true);
+    (void)lab_->commit("fake: panics", "synthetic-oops-panic.log");
+    lab_->tag("series-head");
+    MatrixRequest m = matrix_request_from(env_of({{"PTLAB_MACHINE", lab_->machine().string()},
+                                                  {"CONFIGS", "4k-48 64k-42"},
+                                                  {"MATRIX_PLANS", "boot"},
+                                                  {"TIMEOUT", "30"}}),
+                                          lab_->layout());
+    EXPECT_EQ(m.stress_seconds, 10);
+    std::ostringstream out;
+    EXPECT_EQ(run_matrix(lab_->layout(), m, out, Progress(progress_, false)), 1);
+    const std::string table = out.str();
+    EXPECT_NE(table.find("3/4 "), std::string::npos) << table;
+    EXPECT_NE(table.find("build failed"), std::string::npos) << table;
+    EXPECT_NE(table.find("4/4 "), std::string::npos) << table;
+    EXPECT_TRUE(table.ends_with("6 cells passed, 4 failed\n")) << table;
+    const auto j = nlohmann::json::parse(read_text_file(lab_->layout().results() / "matrix.json"));
+    ASSERT_EQ(j["cells"].size(), 10U);
+    EXPECT_EQ(j["cells"][0]["outcome"], "pass");
+    EXPECT_EQ(j["cells"][9]["outcome"], "fail");
+    EXPECT_NE(j["cells"][9]["reason"].get<std::string>().find("panic"), std::string::npos);
+    EXPECT_TRUE(std::filesystem::exists(lab_->layout().results() / "matrix.xml"));
+    // The cells booted with the matrix's stress seconds.
+    EXPECT_NE(read_text_file(lab_->layout().run_dir("64k-42", "debug", "series-base", {"boot"}) /
+                             "console.log")
+                  .size(),
+              0U);
+}
+
+TEST_F(Lab, MatrixKnobsAreCheckedFirst) {
+    EXPECT_THROW(
+        (void)matrix_request_from(env_of({{"MATRIX_STRESS_SECONDS", "ten"}}), lab_->layout()),
+        KnobError);
+    EXPECT_THROW((void)matrix_request_from(env_of({{"CONFIGS", "4k-48 5k-48"}}), lab_->layout()),
+                 KnobError);
+    EXPECT_THROW((void)matrix_request_from(env_of({{"MATRIX_PLANS", "boot nope"}}), lab_->layout()),
+                 KnobError);
+}
+
+} // namespace
+} // namespace ptlab
