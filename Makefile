@@ -66,7 +66,7 @@ bisect: source harness
 	@"$(PTLAB)" bisect
 
 bench: source harness
-	@scripts/bench.sh
+	@"$(PTLAB)" bench
 
 fresh-check: kernel
 	@scripts/fresh-machine.sh

@@ -99,15 +99,6 @@ fragment_names() { # dir
 	done
 }
 
-# check_uint NAME VALUE MIN: a knob of make bench that must be a whole number,
-# checked on the host rather than by the guest after a boot.
-check_uint() {
-	case $2 in
-	'' | *[!0-9]* | 0?*) die "$1 must be a whole number, not '$2'" ;;
-	esac
-	[ "$2" -ge "$3" ] || die "$1 must be at least $3, not $2"
-}
-
 # ccache hashes paths relative to the clone and not the working folder, so a
 # clone elsewhere (CI's) hits the cache another clone filled.
 export CCACHE_BASEDIR=$TOP CCACHE_NOHASHDIR=1

@@ -19,19 +19,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::vector<std::string> split_tabs(const std::string &line) {
-    std::vector<std::string> out;
-    std::size_t pos = 0;
-    for (;;) {
-        const auto tab = line.find('\t', pos);
-        out.push_back(line.substr(pos, tab == std::string::npos ? std::string::npos : tab - pos));
-        if (tab == std::string::npos) {
-            return out;
-        }
-        pos = tab + 1;
-    }
-}
-
 std::string fmt(const char *format, double v) {
     char buf[64];
     std::snprintf(buf, sizeof buf, format, v);
@@ -394,61 +381,63 @@ KernelFacts read_kernel_facts(const std::string &kernel_out) {
     return k;
 }
 
-std::vector<BenchRun> load_bench_runs(const std::vector<std::string> &index_lines,
-                                      const std::string &relative_to) {
-    std::vector<BenchRun> runs;
+void read_bench_run(BenchRun &r) {
+    const std::filesystem::path dir(r.dir);
+    r.outcome = "missing";
+    if (std::filesystem::exists(dir / "result.json")) {
+        try {
+            const auto j = nlohmann::json::parse(read_text_file(dir / "result.json"));
+            r.outcome = j.value("outcome", "missing");
+            const std::string reason = j.value("reason", "");
+            const std::string detail = j.value("detail", "");
+            r.reason = reason;
+            if (!detail.empty()) {
+                r.reason += ": " + detail;
+            }
+        } catch (const std::exception &e) {
+            r.reason = std::string("result.json: ") + e.what();
+        }
+    }
+    if (std::filesystem::exists(dir / "console.log")) {
+        r.data = extract_bench_json(read_lines(dir / "console.log"), &r.error);
+    } else {
+        r.error = "no console.log in " + r.dir;
+    }
+    r.kernel = read_kernel_facts(r.kernel_out);
+}
+
+nlohmann::json bench_index_entry(const BenchRun &r) {
+    return {{"config", r.config},
+            {"step", r.step},
+            {"flavour", r.flavour},
+            {"role", r.role},
+            {"round", r.round},
+            {"dir", r.dir},
+            {"kernel_out", r.kernel_out},
+            {"host_load", r.host_load ? nlohmann::json(*r.host_load) : nlohmann::json()}};
+}
+
+std::vector<BenchRun> load_bench_runs(const nlohmann::json &index, const std::string &relative_to) {
     auto resolve = [&](const std::string &p) {
         if (p.empty() || relative_to.empty() || std::filesystem::path(p).is_absolute()) {
             return p;
         }
         return (std::filesystem::path(relative_to) / p).lexically_normal().string();
     };
-    for (const auto &line : index_lines) {
-        if (trim(line).empty() || line[0] == '#') {
-            continue;
-        }
-        const auto f = split_tabs(line);
-        if (f.size() < 6) {
-            throw std::runtime_error("bench index: expected 7 or 8 tab-separated fields: '" + line +
-                                     "'");
-        }
+    std::vector<BenchRun> runs;
+    for (const auto &entry : index.at("runs")) {
         BenchRun r;
-        r.config = f[0];
-        r.step = f[1];
-        r.flavour = f[2];
-        r.role = f[3];
-        r.round = std::atoi(f[4].c_str());
-        r.dir = resolve(f[5]);
-        r.kernel_out = f.size() > 6 ? resolve(f[6]) : "";
-        if (f.size() > 7 && !f[7].empty()) {
-            char *end = nullptr;
-            const double load = std::strtod(f[7].c_str(), &end);
-            if (end != f[7].c_str() && *end == '\0') {
-                r.host_load = load;
-            }
+        r.config = entry.at("config").get<std::string>();
+        r.step = entry.at("step").get<std::string>();
+        r.flavour = entry.at("flavour").get<std::string>();
+        r.role = entry.at("role").get<std::string>();
+        r.round = entry.at("round").get<int>();
+        r.dir = resolve(entry.at("dir").get<std::string>());
+        r.kernel_out = resolve(entry.value("kernel_out", ""));
+        if (entry.contains("host_load") && entry["host_load"].is_number()) {
+            r.host_load = entry["host_load"].get<double>();
         }
-        const std::filesystem::path dir(r.dir);
-        r.outcome = "missing";
-        if (std::filesystem::exists(dir / "result.json")) {
-            try {
-                const auto j = nlohmann::json::parse(read_text_file(dir / "result.json"));
-                r.outcome = j.value("outcome", "missing");
-                const std::string reason = j.value("reason", "");
-                const std::string detail = j.value("detail", "");
-                r.reason = reason;
-                if (!detail.empty()) {
-                    r.reason += ": " + detail;
-                }
-            } catch (const std::exception &e) {
-                r.reason = std::string("result.json: ") + e.what();
-            }
-        }
-        if (std::filesystem::exists(dir / "console.log")) {
-            r.data = extract_bench_json(read_lines(dir / "console.log"), &r.error);
-        } else {
-            r.error = "no console.log in " + r.dir;
-        }
-        r.kernel = read_kernel_facts(r.kernel_out);
+        read_bench_run(r);
         runs.push_back(std::move(r));
     }
     return runs;

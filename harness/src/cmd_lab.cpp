@@ -1,5 +1,6 @@
 #include "ptlab/command.hpp"
 
+#include "ptlab/bench_run.hpp"
 #include "ptlab/bisect.hpp"
 #include "ptlab/boot.hpp"
 #include "ptlab/kernel_build.hpp"
@@ -137,6 +138,19 @@ public:
     }
 };
 
+class BenchCommand final : public Command {
+public:
+    void add(CLI::App &app) override {
+        sub_ = app.add_subcommand("bench", "series-base against series-head of CONFIG: fault "
+                                           "throughput and lock contention (make bench)");
+    }
+    int run(std::ostream &out, std::ostream &err) override {
+        const Layout layout = lab_layout();
+        const BenchRequest b = bench_request_from(process_env(), layout);
+        return run_bench(layout, b, out, Progress(err, b.boot.verbose));
+    }
+};
+
 class KnobsCommand final : public Command {
 public:
     void add(CLI::App &app) override {
@@ -222,6 +236,7 @@ void add_lab_commands(Commands &into) {
     into.push_back(std::make_unique<BisectStepCommand>());
     into.push_back(std::make_unique<BisectCommand>());
     into.push_back(std::make_unique<MatrixCommand>());
+    into.push_back(std::make_unique<BenchCommand>());
     into.push_back(std::make_unique<KnobsCommand>());
     into.push_back(std::make_unique<LayoutCommand>());
     into.push_back(std::make_unique<AmCommand>());

@@ -31,9 +31,10 @@ struct BenchReportArgs {
 };
 
 int bench_report_cmd(const BenchReportArgs &args, std::ostream &out) {
-    const BenchReport report = build_bench_report(
-        load_bench_runs(read_lines(args.index), std::filesystem::path(args.index).parent_path()),
-        args.base, args.head);
+    const BenchReport report =
+        build_bench_report(load_bench_runs(nlohmann::json::parse(read_text_file(args.index)),
+                                           std::filesystem::path(args.index).parent_path()),
+                           args.base, args.head);
     print_bench_report(out, report);
     write_output(args.json, [&](std::ostream &o) { o << bench_report_to_json(report); });
     write_output(args.plot_data, [&](std::ostream &o) { o << bench_plot_data(report); });
@@ -57,9 +58,9 @@ public:
         sub_ = app.add_subcommand(
             "bench-report", "make bench: head/base table, JSON and plot data from the bench runs' "
                             "console logs; exit 0 iff every run passed and reported");
-        sub_->add_option("INDEX", bench_args.index,
-                         "TSV: config, step, flavour, role (throughput|contention), round, run "
-                         "folder, kernel build folder (relative paths: from INDEX's folder)")
+        sub_->add_option("RUNS", bench_args.index,
+                         "runs.json of make bench: config, step, flavour, role, round, run "
+                         "folder, kernel build folder (relative paths: from its folder)")
             ->required()
             ->check(CLI::ExistingFile);
         sub_->add_option("--base", bench_args.base, "the baseline step (default series-base)");

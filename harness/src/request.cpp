@@ -53,6 +53,16 @@ const std::vector<Knob> &knobs() {
         {"CONFIGS", "", "make matrix: the configs (default: every geometry)"},
         {"MATRIX_PLANS", "boot audit thp efi kvm", "make matrix: the plans of each cell"},
         {"MATRIX_STRESS_SECONDS", "10", "make matrix: seconds per stress workload per cell"},
+        {"BASE", "series-base", "make bench: the baseline step"},
+        {"HEAD", "series-head", "make bench: the step compared with it"},
+        {"ROUNDS", "3", "make bench: throughput boots per step (bench flavour)"},
+        {"LOCKSTAT_ROUNDS", "1", "make bench: contention boots per step (lockstat; 0: none)"},
+        {"BENCH_REPS", "5", "make bench: repetitions per cell (1..1000)"},
+        {"BENCH_WARMUP", "1", "make bench: warm-up repetitions per cell (0..100)"},
+        {"BENCH_SECONDS", "", "make bench: seconds per repetition (3 with 512 MiB THPs, else 1)"},
+        {"BENCH_THREADS", "", "make bench: thread counts, 1,2 (default: 1 up to SMP)"},
+        {"BENCH_LAYOUTS", "", "make bench: thp-private,thp-shared,pte-private,pte-shared"},
+        {"BENCH_ACCESS", "write,read", "make bench: write, read or both"},
     };
     return table;
 }

@@ -305,7 +305,7 @@ TEST(Bench, IndexRelativeFoldersAndCli) {
     const auto dir = std::filesystem::temp_directory_path() / "ptlab-bench-index";
     std::filesystem::remove_all(dir);
     const auto runs = sample_runs();
-    std::ostringstream index;
+    nlohmann::json index = {{"runs", nlohmann::json::array()}};
     int n = 0;
     for (const auto &r : runs) {
         const auto rd = dir / "runs" / std::to_string(++n);
@@ -313,24 +313,22 @@ TEST(Bench, IndexRelativeFoldersAndCli) {
         std::ofstream(rd / "console.log") << "PTLAB-START plans=bench\n    # " << kBenchJsonMarker
                                           << r.data->dump() << "\nPTLAB-END rc=0\n";
         std::ofstream(rd / "result.json") << R"({"outcome":"pass","reason":"","detail":""})";
-        index << r.config << '\t' << r.step << '\t' << r.flavour << '\t' << r.role << '\t'
-              << r.round << "\truns/" << n << "\t\t"
-              << (n == 2   ? "bogus"
-                  : n == 3 ? "2.5"
-                           : "0.25")
-              << '\n';
+        BenchRun entry = r;
+        entry.dir = "runs/" + std::to_string(n);
+        entry.host_load = n == 2 ? std::nullopt : std::optional<double>(n == 3 ? 2.5 : 0.25);
+        index["runs"].push_back(bench_index_entry(entry));
     }
-    std::ofstream(dir / "index.tsv") << index.str();
-    const auto loaded = load_bench_runs(testing::lines_of(index.str()), dir.string());
+    std::ofstream(dir / "runs.json") << index.dump(2);
+    const auto loaded = load_bench_runs(index, dir.string());
     ASSERT_EQ(loaded.size(), runs.size());
     EXPECT_EQ(loaded[0].dir, (dir / "runs/1").string());
     EXPECT_EQ(loaded[0].outcome, "pass");
     ASSERT_TRUE(loaded[3].data) << loaded[3].error;
     EXPECT_EQ(loaded[0].host_load, 0.25);
-    EXPECT_FALSE(loaded[1].host_load); // not a number
+    EXPECT_FALSE(loaded[1].host_load); // not measured
     EXPECT_EQ(loaded[2].host_load, 2.5);
 
-    const std::string idx = (dir / "index.tsv").string();
+    const std::string idx = (dir / "runs.json").string();
     const std::string json = (dir / "out.json").string();
     const std::string dat = (dir / "plot.dat").string();
     const std::string gp = (dir / "plot.gp").string();

@@ -3,6 +3,7 @@
 // bisection (tests/fake_tree.hpp).
 #include "fake_tree.hpp"
 #include "fixture.hpp"
+#include "ptlab/bench_run.hpp"
 #include "ptlab/bisect.hpp"
 #include "ptlab/boot.hpp"
 #include "ptlab/kernel_build.hpp"
@@ -99,6 +100,58 @@ TEST(AmOutput, NamesTheFilesThatDoNotApply) {
     EXPECT_TRUE(parse_am_output("Patch is empty.\nNo valid patches in input (allow with "
                                 "\"--allow-empty\")\n")
                     .empty_patch);
+}
+
+std::string bench_knob_error(const std::map<std::string, std::string> &values) {
+    try {
+        (void)bench_request_from(env_of(values), real_layout());
+    } catch (const KnobError &e) {
+        return e.what();
+    }
+    return "(accepted)";
+}
+
+TEST(BenchKnobs, RefusedOnTheHostNamingWhatIsValid) {
+    EXPECT_EQ(bench_knob_error({{"ROUNDS", "0"}}), "ROUNDS must be at least 1, not 0");
+    EXPECT_EQ(bench_knob_error({{"BENCH_REPS", "1001"}}),
+              "BENCH_REPS must be at most 1000, not 1001");
+    EXPECT_EQ(bench_knob_error({{"BENCH_WARMUP", "x"}}),
+              "BENCH_WARMUP must be a whole number, not 'x'");
+    EXPECT_EQ(bench_knob_error({{"BENCH_SECONDS", "0"}}),
+              "BENCH_SECONDS must be a positive number of seconds (1, 0.5), not '0'");
+    EXPECT_EQ(bench_knob_error({{"BENCH_SECONDS", "1e3"}}),
+              "BENCH_SECONDS must be a positive number of seconds (1, 0.5), not '1e3'");
+    EXPECT_EQ(bench_knob_error({{"BENCH_THREADS", "1,,2"}}),
+              "BENCH_THREADS must be thread counts separated by commas (1,2), not '1,,2'");
+    EXPECT_EQ(bench_knob_error({{"SMP", "2"}, {"BENCH_THREADS", "1,4"}}),
+              "BENCH_THREADS: 4 is not between 1 and the guest's 2 CPUs (SMP=2)");
+    EXPECT_EQ(
+        bench_knob_error({{"BENCH_LAYOUTS", "thp-private,huge"}}),
+        "BENCH_LAYOUTS: unknown 'huge'; valid: thp-private thp-shared pte-private pte-shared");
+    EXPECT_EQ(bench_knob_error({{"BENCH_ACCESS", "write,"}}),
+              "BENCH_ACCESS must be a comma-separated list of: write read; not 'write,'");
+    EXPECT_EQ(bench_knob_error({{"TIMEOUT", "abc"}}), "TIMEOUT must be a whole number, not 'abc'");
+}
+
+TEST(BenchKnobs, SecondsFollowTheGeometryAndTheTimeoutTheCells) {
+    const BenchRequest four_k = bench_request_from(env_of({{"SMP", "2"}}), real_layout());
+    EXPECT_EQ(four_k.seconds, "1");
+    const BenchRequest big = bench_request_from(env_of({{"CONFIG", "64k-48"}}), real_layout());
+    EXPECT_EQ(big.seconds, "3") << "a 64K THP clears 512 MiB";
+    // 2 threads x 4 layouts x 2 accesses, 6 repetitions each of at most 1 x 3 + 5 s.
+    EXPECT_EQ(bench_timeout_seconds(four_k), 600 + 16 * 6 * 8);
+    EXPECT_EQ(bench_cmdline(four_k), "ptlab.bench_reps=5 ptlab.bench_warmup=1 "
+                                     "ptlab.bench_seconds=1 ptlab.bench_access=write,read");
+    const BenchRequest some = bench_request_from(env_of({{"SMP", "2"},
+                                                         {"BENCH_THREADS", "2"},
+                                                         {"BENCH_LAYOUTS", "thp-shared"},
+                                                         {"BENCH_ACCESS", "read"},
+                                                         {"BENCH_SECONDS", "0.5"}}),
+                                                 real_layout());
+    EXPECT_EQ(bench_timeout_seconds(some), 600 + 1 * 6 * 8);
+    EXPECT_EQ(bench_cmdline(some), "ptlab.bench_reps=5 ptlab.bench_warmup=1 "
+                                   "ptlab.bench_seconds=0.5 ptlab.bench_access=read "
+                                   "ptlab.bench_threads=2 ptlab.bench_layouts=thp-shared");
 }
 
 class Lab : public ::testing::Test {

@@ -45,7 +45,7 @@ KernelFacts read_kernel_facts(const std::string &kernel_out);
 /// The options KernelFacts reports, in order.
 const std::vector<std::string> &bench_kernel_options();
 
-/// One boot: a line of the index make bench writes.
+/// One boot of make bench (an entry of its runs.json).
 struct BenchRun {
     std::string config;
     std::string step;
@@ -62,10 +62,13 @@ struct BenchRun {
     KernelFacts kernel;
 };
 
-/// TSV: config, step, flavour, role, round, run folder, kernel build folder, optionally the
-/// host's load average before the boot (relative folders are taken from relative_to). Reads
-/// each run's console.log, result.json and kernel facts.
-std::vector<BenchRun> load_bench_runs(const std::vector<std::string> &index_lines,
+/// Fills outcome, reason, data and kernel from the run's folder and its kernel's.
+void read_bench_run(BenchRun &run);
+/// The runs.json entry of a run: what identifies it, not what is read back.
+nlohmann::json bench_index_entry(const BenchRun &run);
+/// {"runs": [bench_index_entry...]}: relative folders are taken from relative_to; each run
+/// is read back (read_bench_run).
+std::vector<BenchRun> load_bench_runs(const nlohmann::json &index,
                                       const std::string &relative_to = {});
 
 /// Per step of one row: samples pooled over the runs of that step and role.

@@ -40,7 +40,7 @@ void add_config_commands(Commands &into);
 void add_tree_commands(Commands &into);
 /// bench-report
 void add_report_commands(Commands &into);
-/// kernel, run, bisect-step, bisect, matrix, knobs, layout, am
+/// kernel, run, bisect-step, bisect, matrix, bench, knobs, layout, am
 void add_lab_commands(Commands &into);
 
 /// Writes a file through writer; nothing when path is empty; throws when it cannot.
