@@ -266,8 +266,15 @@ void am_patch(const Tree &tree, const fs::path &patch) {
     for (const auto &file : failure.files) {
         files += (files.empty() ? "" : ", ") + file;
     }
+    // git's own error lines; its hints about --continue do not apply after the abort.
+    std::string errors;
+    for (const auto &line : split_lines(am.out)) {
+        if (line.starts_with("error: ") || line.starts_with("fatal: ")) {
+            errors += line + "\n";
+        }
+    }
     throw std::runtime_error(
-        std::string(trim(am.out)) + "\npatch " + patch.string() + " does not apply on " +
+        errors + "patch " + patch.string() + " does not apply on " +
         std::string(trim(tree.git({"describe", "--tags", "--always", "HEAD"}))) + ": " +
         (files.empty() ? "see git am's output above" : files));
 }
