@@ -495,7 +495,10 @@ BenchReport build_bench_report(std::vector<BenchRun> runs, const std::string &ba
     return r;
 }
 
-void print_bench_report(std::ostream &out, const BenchReport &r) {
+namespace {
+
+/// What ran: the guest, the order of the boots, the host's load, the caveat of TCG timing.
+void print_bench_setup(std::ostream &out, const BenchReport &r) {
     out << "bench " << r.config << ": " << r.base_step << " vs " << r.head_step << ", guest "
         << r.cpus << " CPUs, " << (r.page_size >> 10) << " KiB pages, PMD " << (r.pmd_size >> 20)
         << " MiB, MemAvailable " << (r.mem_available_kb >> 10) << " MiB\n";
@@ -520,6 +523,10 @@ void print_bench_report(std::ostream &out, const BenchReport &r) {
         out << "host load average (1 min) before the boots: " << fmt("%.2f", *lo) << ".."
             << fmt("%.2f", *hi) << " (other work on the host adds noise to faults/s)\n";
     }
+}
+
+/// The kernels of each role: their timing-relevant options and the split PMD lock.
+void print_bench_kernels(std::ostream &out, const BenchReport &r) {
     for (const auto &role : {"throughput", "contention"}) {
         if (r.flavours.count(role) == 0) {
             continue;
@@ -545,58 +552,78 @@ void print_bench_report(std::ostream &out, const BenchReport &r) {
         }
         out << '\n';
     }
+}
 
-    if (!r.throughput.empty()) {
-        out << "\nfaults/s of the throughput kernels (flavour " << flavour_of(r, "throughput")
-            << "), median [min..max] over every repetition of every boot\n";
-        std::vector<std::vector<std::string>> t{{"layout", "access", "T", r.base_step, "min..max",
-                                                 r.head_step, "min..max", "head/base"}};
-        for (const auto &row : r.throughput) {
-            t.push_back({row.layout, row.access, std::to_string(row.threads),
-                         row.base.faults_per_sec.n ? fmt_rate(row.base.faults_per_sec.median) : "-",
-                         range_of(row.base.faults_per_sec),
-                         row.head.faults_per_sec.n ? fmt_rate(row.head.faults_per_sec.median) : "-",
-                         range_of(row.head.faults_per_sec), fmt_ratio(row.ratio)});
-        }
-        print_table(out, t, 2);
+void print_bench_throughput(std::ostream &out, const BenchReport &r) {
+    if (r.throughput.empty()) {
+        return;
     }
-    if (!r.contention.empty()) {
-        const unsigned reps = r.reps.count("contention") != 0 ? r.reps.at("contention") : 0;
-        const int boots = r.rounds.count("contention") != 0 ? r.rounds.at("contention") : 0;
-        struct Family {
-            const char *title;
-            BenchStats BenchSide::*con;
-            BenchStats BenchSide::*acq;
-            BenchStats BenchSide::*wait;
-        };
-        for (const Family &f :
-             {Family{"&mm->page_table_lock", &BenchSide::ptl_contentions,
-                     &BenchSide::ptl_acquisitions, &BenchSide::ptl_wait_us},
-              Family{"ptlock_ptr(page) (split PTE/PMD locks, every class of that name)",
-                     &BenchSide::ptlock_contentions, &BenchSide::ptlock_acquisitions,
-                     &BenchSide::ptlock_wait_us}}) {
-            out << "\n"
-                << f.title << ": per repetition, median of " << boots << " x " << reps
-                << " reps of the contention kernels (flavour " << flavour_of(r, "contention")
-                << "; counts, not timing)\n";
-            std::vector<std::vector<std::string>> t{
-                {"layout", "access", "T", "faults:base", "faults:head", "con:base", "con:head",
-                 "con h/b", "wait_us:base", "wait_us:head", "acq:base", "acq:head"}};
-            auto med = [](const BenchStats &s) { return s.n ? fmt_count(s.median) : "-"; };
-            auto us = [](const BenchStats &s) { return s.n ? fmt("%.1f", s.median) : "-"; };
-            for (const auto &row : r.contention) {
-                t.push_back(
-                    {row.layout, row.access, std::to_string(row.threads), med(row.base.faults),
+    out << "\nfaults/s of the throughput kernels (flavour " << flavour_of(r, "throughput")
+        << "), median [min..max] over every repetition of every boot\n";
+    std::vector<std::vector<std::string>> t{
+        {"layout", "access", "T", r.base_step, "min..max", r.head_step, "min..max", "head/base"}};
+    for (const auto &row : r.throughput) {
+        t.push_back({row.layout, row.access, std::to_string(row.threads),
+                     row.base.faults_per_sec.n ? fmt_rate(row.base.faults_per_sec.median) : "-",
+                     range_of(row.base.faults_per_sec),
+                     row.head.faults_per_sec.n ? fmt_rate(row.head.faults_per_sec.median) : "-",
+                     range_of(row.head.faults_per_sec), fmt_ratio(row.ratio)});
+    }
+    print_table(out, t, 2);
+}
+
+/// One lock family's contention table: the per-mm lock, or the split locks.
+struct LockFamily {
+    const char *title;
+    BenchStats BenchSide::*con;
+    BenchStats BenchSide::*acq;
+    BenchStats BenchSide::*wait;
+};
+
+void print_bench_lock_family(std::ostream &out, const BenchReport &r, const LockFamily &f) {
+    const unsigned reps = r.reps.count("contention") != 0 ? r.reps.at("contention") : 0;
+    const int boots = r.rounds.count("contention") != 0 ? r.rounds.at("contention") : 0;
+    out << "\n"
+        << f.title << ": per repetition, median of " << boots << " x " << reps
+        << " reps of the contention kernels (flavour " << flavour_of(r, "contention")
+        << "; counts, not timing)\n";
+    std::vector<std::vector<std::string>> t{{"layout", "access", "T", "faults:base", "faults:head",
+                                             "con:base", "con:head", "con h/b", "wait_us:base",
+                                             "wait_us:head", "acq:base", "acq:head"}};
+    auto med = [](const BenchStats &s) { return s.n ? fmt_count(s.median) : "-"; };
+    auto us = [](const BenchStats &s) { return s.n ? fmt("%.1f", s.median) : "-"; };
+    for (const auto &row : r.contention) {
+        t.push_back({row.layout, row.access, std::to_string(row.threads), med(row.base.faults),
                      med(row.head.faults), med(row.base.*f.con), med(row.head.*f.con),
                      fmt_ratio(ratio_of(row.head.*f.con, row.base.*f.con)), us(row.base.*f.wait),
                      us(row.head.*f.wait), med(row.base.*f.acq), med(row.head.*f.acq)});
-            }
-            print_table(out, t, 2);
-        }
-        out << "(con: contentions, wait_us: total wait in microseconds, acq: acquisitions, each "
-               "summed over the lock's classes and over all threads of the repetition; con h/b is "
-               "'-' when the base has none)\n";
     }
+    print_table(out, t, 2);
+}
+
+void print_bench_contention(std::ostream &out, const BenchReport &r) {
+    if (r.contention.empty()) {
+        return;
+    }
+    print_bench_lock_family(out, r,
+                            {"&mm->page_table_lock", &BenchSide::ptl_contentions,
+                             &BenchSide::ptl_acquisitions, &BenchSide::ptl_wait_us});
+    print_bench_lock_family(out, r,
+                            {"ptlock_ptr(page) (split PTE/PMD locks, every class of that name)",
+                             &BenchSide::ptlock_contentions, &BenchSide::ptlock_acquisitions,
+                             &BenchSide::ptlock_wait_us});
+    out << "(con: contentions, wait_us: total wait in microseconds, acq: acquisitions, each "
+           "summed over the lock's classes and over all threads of the repetition; con h/b is "
+           "'-' when the base has none)\n";
+}
+
+} // namespace
+
+void print_bench_report(std::ostream &out, const BenchReport &r) {
+    print_bench_setup(out, r);
+    print_bench_kernels(out, r);
+    print_bench_throughput(out, r);
+    print_bench_contention(out, r);
     for (const auto &p : r.problems) {
         out << "problem: " << p << '\n';
     }

@@ -121,13 +121,10 @@ bool explain_qemu_end(const GuestExit &qemu, Verdict &v) {
 
 } // namespace
 
-Verdict judge_run(const std::vector<std::string> &raw, const RunOptions &options) {
-    const ConsoleLines console = untangle_console(raw);
-    const std::vector<std::string> &lines = console.lines;
-    Verdict v;
-    v.timed_out = options.timed_out;
-    v.ktap = parse_ktap(lines);
+namespace {
 
+/// PTLAB-START's fields and PTLAB-END's rc.
+void read_markers(const std::vector<std::string> &lines, const RunOptions &options, Verdict &v) {
     for (const auto &line : lines) {
         const std::string_view msg = trim(strip_console_prefix(line));
         if (!v.start_marker_seen && starts_with_marker(msg, options.start_marker)) {
@@ -146,9 +143,12 @@ Verdict judge_run(const std::vector<std::string> &raw, const RunOptions &options
             }
         }
     }
+}
 
-    const Splat *panic = nullptr;
-    for (auto &splat : find_splats(lines)) {
+/// Splats that fail the run and splats of allowed kinds, each at its line in the file;
+/// the first panic of either, or nullptr.
+const Splat *sort_splats(const ConsoleLines &console, const RunOptions &options, Verdict &v) {
+    for (auto &splat : find_splats(console.lines)) {
         splat.line_number = console.source_line[splat.line_number - 1];
         const bool allowed = options.allowed_kinds.count(splat.kind) != 0;
         auto &into = allowed ? v.allowed_splats : v.splats;
@@ -156,69 +156,106 @@ Verdict judge_run(const std::vector<std::string> &raw, const RunOptions &options
     }
     for (const auto *list : {&v.splats, &v.allowed_splats}) {
         for (const auto &splat : *list) {
-            if (splat.kind == "panic" && panic == nullptr) {
-                panic = &splat;
+            if (splat.kind == "panic") {
+                return &splat;
             }
         }
     }
+    return nullptr;
+}
 
+struct KtapOutcome {
     std::vector<std::string> failed;
     std::vector<std::string> errors;
-    if (v.ktap.root.status == Status::Error) {
-        for (const auto &diag : v.ktap.root.diagnostics) {
-            errors.push_back("ktap: " + diag);
+};
+
+KtapOutcome ktap_outcome(const KtapLog &ktap) {
+    KtapOutcome o;
+    if (ktap.root.status == Status::Error) {
+        for (const auto &diag : ktap.root.diagnostics) {
+            o.errors.push_back("ktap: " + diag);
         }
     }
-    for (const auto &test : v.ktap.root.subtests) {
-        collect_failures(test, "", failed, errors);
+    for (const auto &test : ktap.root.subtests) {
+        collect_failures(test, "", o.failed, o.errors);
     }
+    return o;
+}
 
+/// Host and guest facts against the promises; the broken ones as messages.
+std::vector<std::string> judge_promises(const std::vector<std::string> &lines,
+                                        const RunOptions &options, Verdict &v) {
     v.promises = check_promises(options.promised, options.host_facts);
     for (auto &check : check_promises(options.promised, parse_facts(lines))) {
         v.promises.push_back(std::move(check));
     }
-    std::vector<std::string> broken_messages;
+    std::vector<std::string> messages;
     for (const auto &check : broken(v.promises)) {
-        broken_messages.push_back(check.message());
+        messages.push_back(check.message());
     }
+    return messages;
+}
+
+/// A guest that never printed the end marker: why (panic, timeout, QEMU), what it was built
+/// to be when that contradicts its promises, and its last lines.
+void judge_unclean_end(const std::vector<std::string> &lines, const RunOptions &options,
+                       const Splat *panic, const std::vector<std::string> &broken_messages,
+                       Verdict &v) {
+    if (panic != nullptr) {
+        v.reason = reason::panic;
+        v.detail = panic->first_line;
+    } else if (options.timed_out) {
+        v.reason = reason::timeout;
+        v.detail = "runner killed QEMU after timeout";
+    } else if (options.qemu && explain_qemu_end(*options.qemu, v)) {
+        // reason and detail set
+    } else {
+        v.reason = reason::no_end_marker;
+        v.detail = "guest exited without printing " + options.end_marker;
+    }
+    // What the kernel was built to be is known even when it died: say it beside the Oops.
+    if (!broken_messages.empty()) {
+        v.detail += "; broken promise: " + join_limited(broken_messages, 5);
+    }
+    const std::size_t n = std::min(options.tail_lines, lines.size());
+    v.tail.assign(lines.end() - static_cast<std::ptrdiff_t>(n), lines.end());
+    if (options.qemu) {
+        for (const auto &line : options.qemu->stderr_lines) {
+            v.tail.push_back("(qemu stderr) " + line);
+        }
+    }
+}
+
+} // namespace
+
+/// The reasons in priority order: an unclean end, a splat, a broken promise, failed tests,
+/// broken KTAP; else a pass.
+Verdict judge_run(const std::vector<std::string> &raw, const RunOptions &options) {
+    const ConsoleLines console = untangle_console(raw);
+    const std::vector<std::string> &lines = console.lines;
+    Verdict v;
+    v.timed_out = options.timed_out;
+    v.ktap = parse_ktap(lines);
+    read_markers(lines, options, v);
+    const Splat *panic = sort_splats(console, options, v);
+    const KtapOutcome ktap = ktap_outcome(v.ktap);
+    const std::vector<std::string> broken_messages = judge_promises(lines, options, v);
 
     v.outcome = Outcome::Fail;
     if (!v.end_marker_seen) {
-        if (panic != nullptr) {
-            v.reason = reason::panic;
-            v.detail = panic->first_line;
-        } else if (options.timed_out) {
-            v.reason = reason::timeout;
-            v.detail = "runner killed QEMU after timeout";
-        } else if (options.qemu && explain_qemu_end(*options.qemu, v)) {
-            // reason and detail set
-        } else {
-            v.reason = reason::no_end_marker;
-            v.detail = "guest exited without printing " + options.end_marker;
-        }
-        // What the kernel was built to be is known even when it died: say it beside the Oops.
-        if (!broken_messages.empty()) {
-            v.detail += "; broken promise: " + join_limited(broken_messages, 5);
-        }
-        const std::size_t n = std::min(options.tail_lines, lines.size());
-        v.tail.assign(lines.end() - static_cast<std::ptrdiff_t>(n), lines.end());
-        if (options.qemu) {
-            for (const auto &line : options.qemu->stderr_lines) {
-                v.tail.push_back("(qemu stderr) " + line);
-            }
-        }
+        judge_unclean_end(lines, options, panic, broken_messages, v);
     } else if (!v.splats.empty()) {
         v.reason = reason::splat;
         v.detail = v.splats.front().kind + ": " + v.splats.front().first_line;
     } else if (!broken_messages.empty()) {
         v.reason = reason::broken_promise;
         v.detail = join_limited(broken_messages, 5);
-    } else if (!failed.empty()) {
+    } else if (!ktap.failed.empty()) {
         v.reason = reason::test_failures;
-        v.detail = join_limited(failed, 5);
-    } else if (!errors.empty()) {
+        v.detail = join_limited(ktap.failed, 5);
+    } else if (!ktap.errors.empty()) {
         v.reason = reason::ktap_error;
-        v.detail = errors.front();
+        v.detail = ktap.errors.front();
     } else {
         v.outcome = Outcome::Pass;
     }
