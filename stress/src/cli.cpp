@@ -4,6 +4,7 @@
 #include "workload.hpp"
 
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -144,14 +145,10 @@ std::string Options::reproduce_command() const {
     return o.str();
 }
 
-CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::ostream &err) {
-    CliOutcome res;
-    Options &o = res.options;
-    CLI::App app("ptlab-stress: page-table stress for the arm64 split PMD lock lab",
-                 "ptlab-stress");
-    app.footer(kFooter);
-    app.fallthrough();
+namespace {
 
+/// The options every workload shares; returns --seed, whose presence matters.
+CLI::Option *add_common_options(CLI::App &app, Options &o) {
     app.add_option("--threads", o.threads, "worker threads per workload (default 2)")
         ->check(CLI::Range(1, 64));
     auto *duration = app.add_option("--duration", o.duration,
@@ -183,14 +180,16 @@ CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::
                    "share of MemAvailable the memory workloads may use (default: automatic)")
         ->type_name("PERCENT")
         ->check(CLI::Range(1, 90));
-
     app.add_option("--ipa-bits", o.ipa_bits,
                    "kvm: IPA sizes to test, e.g. 32,40,52 (default: 32,36,40,44,48 as far as "
                    "KVM_CAP_ARM_VM_IPA_SIZE allows)")
         ->type_name("BITS,...")
         ->delimiter(',')
         ->check(CLI::Range(32, 52));
+    return seed;
+}
 
+void add_workload_commands(CLI::App &app) {
     const char *const names[][2] = {
         {"thp", "transparent huge page stress with pattern-checked memory"},
         {"efi", "EFI runtime services: rtc-efi reads and efivarfs variables"},
@@ -200,6 +199,9 @@ CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::
     for (const auto &n : names) {
         app.add_subcommand(n[0], n[1])->fallthrough();
     }
+}
+
+void add_hold_command(CLI::App &app, Options &o) {
     auto *hold = app.add_subcommand(
         "hold", "map a THP region and a small-page region, print 'ready pid=... thp=start-end "
                 "small=start-end anon_huge_kb=N', wait for SIGTERM/SIGINT or EOF on stdin");
@@ -210,7 +212,9 @@ CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::
     hold->add_option("--small-mib", o.small_mib, "size of the MADV_NOHUGEPAGE region in MiB")
         ->required()
         ->check(CLI::Range(static_cast<std::uint64_t>(0), static_cast<std::uint64_t>(1) << 20));
-    BenchOptions &b = o.bench;
+}
+
+void add_bench_command(CLI::App &app, BenchOptions &b) {
     auto *bench = app.add_subcommand(
         "bench", "fault throughput per thread count: THP faults with a PMD table per thread "
                  "(thp-private) or one for all (thp-shared), and PTE-level faults; KTAP, JSON");
@@ -250,8 +254,56 @@ CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::
         ->check(CLI::IsMember({"auto", "on", "off"}));
     bench->add_option("--json-file", b.json_file, "also write the JSON report to PATH")
         ->type_name("PATH");
-    app.require_subcommand(0, 1);
+}
 
+/// After a successful parse: the subcommand, the knobs of the kernel command line, the seed.
+/// An exit code when the tool stops here.
+std::optional<int> finish_options(const CLI::App &app, bool seed_given, Options &o,
+                                  std::ostream &out, std::ostream &err) {
+    if (o.list) {
+        out << workload_list();
+        return kExitPass;
+    }
+    for (const auto *sub : app.get_subcommands()) {
+        o.command = sub->get_name();
+    }
+    if (o.command.empty()) {
+        err << "ptlab-stress: error: a subcommand is required: thp, efi, kvm, all, hold or bench\n"
+            << "Run 'ptlab-stress --help' for usage.\n";
+        return kExitUsage;
+    }
+    if (o.command == "hold" && o.thp_mib == 0 && o.small_mib == 0) {
+        err << "ptlab-stress: error: hold: --thp-mib and --small-mib are both 0\n";
+        return kExitUsage;
+    }
+    o.seed_given = seed_given;
+    if (!o.knobs_from.empty()) {
+        if (const std::string problem = apply_knobs(o.knobs_from, o.seed_given, o);
+            !problem.empty()) {
+            err << "ptlab-stress: error: " << problem << "\n";
+            return kExitUsage;
+        }
+    }
+    if (!o.seed_given) {
+        o.seed = random_seed();
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::ostream &err) {
+    CliOutcome res;
+    Options &o = res.options;
+    CLI::App app("ptlab-stress: page-table stress for the arm64 split PMD lock lab",
+                 "ptlab-stress");
+    app.footer(kFooter);
+    app.fallthrough();
+    CLI::Option *seed = add_common_options(app, o);
+    add_workload_commands(app);
+    add_hold_command(app, o);
+    add_bench_command(app, o.bench);
+    app.require_subcommand(0, 1);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp &e) {
@@ -266,36 +318,8 @@ CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::
         res.exit_code = kExitUsage;
         return res;
     }
-    if (o.list) {
-        out << workload_list();
-        res.exit_code = kExitPass;
-        return res;
-    }
-    for (const auto *sub : app.get_subcommands()) {
-        o.command = sub->get_name();
-    }
-    if (o.command.empty()) {
-        err << "ptlab-stress: error: a subcommand is required: thp, efi, kvm, all, hold or bench\n"
-            << "Run 'ptlab-stress --help' for usage.\n";
-        res.exit_code = kExitUsage;
-        return res;
-    }
-    if (o.command == "hold" && o.thp_mib == 0 && o.small_mib == 0) {
-        err << "ptlab-stress: error: hold: --thp-mib and --small-mib are both 0\n";
-        res.exit_code = kExitUsage;
-        return res;
-    }
-    o.seed_given = seed->count() > 0;
-    if (!o.knobs_from.empty()) {
-        if (const std::string problem = apply_knobs(o.knobs_from, o.seed_given, o);
-            !problem.empty()) {
-            err << "ptlab-stress: error: " << problem << "\n";
-            res.exit_code = kExitUsage;
-            return res;
-        }
-    }
-    if (!o.seed_given) {
-        o.seed = random_seed();
+    if (const auto stop = finish_options(app, seed->count() > 0, o, out, err)) {
+        res.exit_code = *stop;
     }
     return res;
 }

@@ -103,26 +103,22 @@ std::string skip_reasons(const std::vector<TestNode> &tests) {
     return out;
 }
 
-} // namespace
-
-int run_workloads(const Options &opts) {
-    install_signal_handlers();
-    if (opts.command == "bench") {
-        return run_bench(opts);
-    }
+std::vector<std::unique_ptr<Workload>> workloads_of(const std::string &command) {
     std::vector<std::unique_ptr<Workload>> workloads;
-    if (opts.command == "thp" || opts.command == "all") {
+    if (command == "thp" || command == "all") {
         workloads.push_back(make_thp_workload());
     }
-    if (opts.command == "efi" || opts.command == "all") {
+    if (command == "efi" || command == "all") {
         workloads.push_back(make_efi_workload());
     }
-    if (opts.command == "kvm" || opts.command == "all") {
+    if (command == "kvm" || command == "all") {
         workloads.push_back(make_kvm_workload());
     }
-    const bool concurrent = workloads.size() > 1;
+    return workloads;
+}
 
-    std::vector<std::string> header;
+/// What ran and how to run it again: the KTAP header's diagnostics.
+std::vector<std::string> run_header(const Options &opts) {
     std::ostringstream what;
     what << "ptlab-stress " << PTLAB_STRESS_VERSION << ": " << opts.command << " seed=" << opts.seed
          << (opts.seed_given ? "" : " (random)") << " threads=" << opts.threads;
@@ -132,20 +128,10 @@ int run_workloads(const Options &opts) {
         what << " duration=" << opts.effective_duration() << "s";
     }
     what << " page=" << page_size() / 1024 << "kB";
-    header.push_back(what.str());
-    header.push_back("reproduce: " + opts.reproduce_command());
+    return {what.str(), "reproduce: " + opts.reproduce_command()};
+}
 
-    std::ostream &out = std::cout;
-    if (!opts.json) {
-        out << "KTAP version 1\n";
-        for (const auto &h : header) {
-            out << "# " << h << '\n';
-        }
-        out << "1.." << workloads.size() + 1 << '\n' << std::flush;
-    }
-
-    const Meminfo before = meminfo_or_empty();
-    const std::uint64_t own_pages_before = own_table_pages();
+WorkloadContext context_of(const Options &opts, bool concurrent) {
     WorkloadContext ctx;
     ctx.seed = opts.seed;
     ctx.threads = opts.threads;
@@ -155,7 +141,20 @@ int run_workloads(const Options &opts) {
     ctx.mem_percent = opts.mem_percent;
     ctx.ipa_bits = opts.ipa_bits;
     ctx.start = Clock::now();
+    return ctx;
+}
 
+TestNode failed_node(const std::string &name, const std::string &why) {
+    TestNode node(name);
+    node.result = Result::Fail;
+    node.diag(why);
+    return node;
+}
+
+/// Each workload on a thread of its own; progress every 10 s, so a slow guest shows signs of
+/// life; one result per workload.
+std::vector<TestNode> run_concurrently(std::vector<std::unique_ptr<Workload>> &workloads,
+                                       const WorkloadContext &ctx, bool json, std::ostream &out) {
     std::vector<TestNode> results(workloads.size());
     std::vector<std::thread> threads;
     JoinGuard join_all(threads);
@@ -167,21 +166,18 @@ int run_workloads(const Options &opts) {
                 try {
                     results[i] = workloads[i]->run(ctx);
                 } catch (const std::exception &e) {
-                    results[i] = TestNode(workloads[i]->name());
-                    results[i].result = Result::Fail;
-                    results[i].diag(std::string("aborted: ") + e.what());
+                    results[i] =
+                        failed_node(workloads[i]->name(), std::string("aborted: ") + e.what());
                 }
                 ++finished;
             },
             nullptr);
         if (!started) {
-            results[i] = TestNode(workloads[i]->name());
-            results[i].result = Result::Fail;
-            results[i].diag("could not start its thread (clone() kept failing)");
+            results[i] = failed_node(workloads[i]->name(),
+                                     "could not start its thread (clone() kept failing)");
             ++finished;
         }
     }
-    // Progress every 10 s, so a slow guest shows signs of life.
     double next_report = 10;
     while (finished.load() < workloads.size()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -192,7 +188,7 @@ int run_workloads(const Options &opts) {
             for (const auto &w : workloads) {
                 line += " | " + w->name() + " " + w->progress();
             }
-            if (opts.json) {
+            if (json) {
                 std::cerr << line << '\n';
             } else {
                 out << "# " << line << '\n' << std::flush;
@@ -200,41 +196,72 @@ int run_workloads(const Options &opts) {
         }
     }
     join_all.join();
-    workloads.clear();
-    results.push_back(teardown_check(before, own_pages_before));
+    return results;
+}
 
-    // The teardown check alone does not make a run that skipped everything a pass.
+/// The teardown check alone does not make a run that skipped everything a pass.
+int run_exit_code(const std::vector<TestNode> &results) {
     bool all_skipped = true;
     for (std::size_t i = 0; i + 1 < results.size(); ++i) {
         all_skipped = all_skipped && results[i].result == Result::Skip;
     }
-    int rc = exit_code_for(results);
-    if (rc == kExitPass && all_skipped) {
-        rc = kExitSkip;
+    const int rc = exit_code_for(results);
+    return rc == kExitPass && all_skipped ? kExitSkip : rc;
+}
+
+void write_json_report(std::ostream &out, const Options &opts, const std::vector<TestNode> &results,
+                       int rc) {
+    nlohmann::json j;
+    j["tool"] = "ptlab-stress";
+    j["version"] = PTLAB_STRESS_VERSION;
+    j["command"] = opts.command;
+    j["seed"] = opts.seed;
+    j["seed_given"] = opts.seed_given;
+    j["threads"] = opts.threads;
+    if (opts.iterations) {
+        j["iterations"] = *opts.iterations;
+    } else {
+        j["duration_s"] = opts.effective_duration();
     }
+    j["page_size"] = page_size();
+    j["reproduce"] = opts.reproduce_command();
+    j["exit_code"] = rc;
+    j["result"] = rc == kExitPass ? "pass" : rc == kExitSkip ? "skip" : "fail";
+    auto &w = j["workloads"] = nlohmann::json::array();
+    for (std::size_t i = 0; i + 1 < results.size(); ++i) {
+        w.push_back(to_json(results[i]));
+    }
+    j["teardown"] = to_json(results.back());
+    out << j.dump(2) << '\n' << std::flush;
+}
+
+} // namespace
+
+/// Phases: pick the workloads, announce them, note the page-table baseline, run them, check
+/// the teardown, report.
+int run_workloads(const Options &opts) {
+    install_signal_handlers();
+    if (opts.command == "bench") {
+        return run_bench(opts);
+    }
+    std::vector<std::unique_ptr<Workload>> workloads = workloads_of(opts.command);
+    std::ostream &out = std::cout;
+    if (!opts.json) {
+        out << "KTAP version 1\n";
+        for (const auto &h : run_header(opts)) {
+            out << "# " << h << '\n';
+        }
+        out << "1.." << workloads.size() + 1 << '\n' << std::flush;
+    }
+    const Meminfo before = meminfo_or_empty();
+    const std::uint64_t own_pages_before = own_table_pages();
+    const WorkloadContext ctx = context_of(opts, workloads.size() > 1);
+    std::vector<TestNode> results = run_concurrently(workloads, ctx, opts.json, out);
+    workloads.clear();
+    results.push_back(teardown_check(before, own_pages_before));
+    const int rc = run_exit_code(results);
     if (opts.json) {
-        nlohmann::json j;
-        j["tool"] = "ptlab-stress";
-        j["version"] = PTLAB_STRESS_VERSION;
-        j["command"] = opts.command;
-        j["seed"] = opts.seed;
-        j["seed_given"] = opts.seed_given;
-        j["threads"] = opts.threads;
-        if (opts.iterations) {
-            j["iterations"] = *opts.iterations;
-        } else {
-            j["duration_s"] = opts.effective_duration();
-        }
-        j["page_size"] = page_size();
-        j["reproduce"] = opts.reproduce_command();
-        j["exit_code"] = rc;
-        j["result"] = rc == kExitPass ? "pass" : rc == kExitSkip ? "skip" : "fail";
-        auto &w = j["workloads"] = nlohmann::json::array();
-        for (std::size_t i = 0; i + 1 < results.size(); ++i) {
-            w.push_back(to_json(results[i]));
-        }
-        j["teardown"] = to_json(results.back());
-        out << j.dump(2) << '\n' << std::flush;
+        write_json_report(out, opts, results, rc);
     } else {
         int n = 0;
         for (const auto &r : results) {
