@@ -359,6 +359,25 @@ public:
 
 private:
 #if defined(__aarch64__)
+    /// What the host's KVM offers: API, IPA sizes, vCPU mapping, page and PMD sizes.
+    struct Probe {
+        std::uint64_t page = 0;
+        std::uint64_t pmd = 0;
+        unsigned max_ipa = 0;
+        std::size_t run_size = 0;
+    };
+    bool probe(int kvm, TestNode &setup, Probe &p);
+    std::string size_slots(const WorkloadContext &ctx, const Probe &p);
+    void describe_setup(TestNode &setup, const WorkloadContext &ctx, const Probe &p,
+                        const std::string &sizes);
+    /// The workers, the watchdog and (alone) the THP churn; the seconds the workers ran.
+    double run_threads(const WorkloadContext &ctx);
+    void report_operations(TestNode &node, const WorkloadContext &ctx, double elapsed);
+    void report_ipa_sizes(TestNode &node);
+    void report_thp_backing(TestNode &node);
+    void report_metrics(TestNode &node, const WorkloadContext &ctx, double elapsed,
+                        unsigned max_ipa, std::uint64_t sec_before, std::uint64_t sec_after);
+
     void worker(unsigned t, const WorkloadContext &ctx);
     void watchdog(const WorkloadContext &ctx);
     void thp_churn(const WorkloadContext &ctx);
@@ -804,62 +823,36 @@ void KvmWorkload::worker(unsigned t, const WorkloadContext &ctx) {
 
 #endif // __aarch64__
 
-TestNode KvmWorkload::run(const WorkloadContext &ctx) {
-    TestNode node("kvm");
-#if !defined(__aarch64__)
-    utsname u{};
-    ::uname(&u);
-    node.result = Result::Skip;
-    node.skip_reason =
-        std::string("the kvm workload drives arm64 KVM; this build runs on ") + u.machine;
-    (void)ctx;
-    return node;
-#else
-    Fd kvm;
+#if defined(__aarch64__)
+
+bool KvmWorkload::probe(int kvm, TestNode &setup, Probe &p) {
+    p.page = page_size();
     try {
-        kvm = kvm_open();
-    } catch (const KvmError &e) {
-        node.result = Result::Skip;
-        node.skip_reason = std::string("no usable /dev/kvm: ") + e.what();
-        return node;
-    }
-    kvm_fd_ = kvm.get();
-    const std::uint64_t pg = page_size();
-    std::uint64_t pmd = 0;
-    unsigned max_ipa = 0;
-    std::size_t run_size = 0;
-    TestNode &setup = node.check("setup", true);
-    try {
-        const int api = kvm_get_api_version(kvm.get());
+        const int api = kvm_get_api_version(kvm);
         if (api != KVM_API_VERSION) {
             throw std::runtime_error("KVM_GET_API_VERSION is " + std::to_string(api) +
                                      ", expected " + std::to_string(KVM_API_VERSION));
         }
-        max_ipa = static_cast<unsigned>(kvm_check_extension(kvm.get(), KVM_CAP_ARM_VM_IPA_SIZE));
-        run_size = kvm_get_vcpu_mmap_size(kvm.get());
-        pmd = std::stoull(
+        p.max_ipa = static_cast<unsigned>(kvm_check_extension(kvm, KVM_CAP_ARM_VM_IPA_SIZE));
+        p.run_size = kvm_get_vcpu_mmap_size(kvm);
+        p.pmd = std::stoull(
             trim(read_file_patiently("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size")
                      .value_or("0")));
     } catch (const std::exception &e) {
         setup.result = Result::Fail;
         setup.diag(e.what());
-        node.settle();
-        return node;
+        return false;
     }
-    if (pmd == 0) {
-        pmd = pg * (pg / 8); // no THP: still PMD-aligned, just never huge
+    if (p.pmd == 0) {
+        p.pmd = p.page * (p.page / 8); // no THP: still PMD-aligned, just never huge
         setup.diag("no THP in this kernel: the THP slot gets page mappings only");
     }
-    ipas_ = ipa_sizes(max_ipa == 0 ? 40 : max_ipa, ctx.ipa_bits);
-    if (ipas_.empty()) {
-        node.result = Result::Skip;
-        node.skip_reason =
-            "none of the IPA sizes asked for is allowed: KVM_CAP_ARM_VM_IPA_SIZE is " +
-            std::to_string(max_ipa) + " bits";
-        return node;
-    }
-    // Memory: the THP slot is PMD-sized where the budget allows (4K pages: 4 PMDs = 8 MiB;
-    // 64K pages: one 512 MiB PMD) so that stage-2 can map blocks; otherwise smaller.
+    return true;
+}
+
+// Memory: the THP slot is PMD-sized where the budget allows (4K pages: 4 PMDs = 8 MiB;
+// 64K pages: one 512 MiB PMD) so that stage-2 can map blocks; otherwise smaller.
+std::string KvmWorkload::size_slots(const WorkloadContext &ctx, const Probe &p) {
     const std::uint64_t avail = meminfo_kb("MemAvailable") * 1024;
     const unsigned pct = ctx.mem_percent != 0 ? ctx.mem_percent : (ctx.concurrent ? 25 : 45);
     std::uint64_t budget = avail / 100 * pct;
@@ -867,39 +860,41 @@ TestNode KvmWorkload::run(const WorkloadContext &ctx) {
     std::string sizes;
     for (unsigned t = 0; t < ctx.threads; ++t) {
         VmConfig &c = configs_[t];
-        c.page = pg;
-        c.pmd = pmd;
-        c.run_size = run_size;
-        c.small_size = std::max<std::uint64_t>(2ULL << 20, 256 * pg);
-        const std::uint64_t want_thp = pmd >= (32ULL << 20) ? pmd : 4 * pmd;
+        c.page = p.page;
+        c.pmd = p.pmd;
+        c.run_size = p.run_size;
+        c.small_size = std::max<std::uint64_t>(2ULL << 20, 256 * p.page);
+        const std::uint64_t want_thp = p.pmd >= (32ULL << 20) ? p.pmd : 4 * p.pmd;
         if (budget >= want_thp + c.small_size) {
             c.thp_size = want_thp;
             budget -= want_thp + c.small_size;
         } else {
-            c.thp_size =
-                std::min<std::uint64_t>(want_thp, std::max<std::uint64_t>(32ULL << 20, 256 * pg));
+            c.thp_size = std::min<std::uint64_t>(
+                want_thp, std::max<std::uint64_t>(32ULL << 20, 256 * p.page));
         }
         sizes += (sizes.empty() ? "" : ", ") + std::string("t") + std::to_string(t) + ": THP " +
                  std::to_string(c.thp_size >> 20) + " MiB, small " +
                  std::to_string(c.small_size >> 20) + " MiB";
     }
+    return sizes;
+}
+
+void KvmWorkload::describe_setup(TestNode &setup, const WorkloadContext &ctx, const Probe &p,
+                                 const std::string &sizes) {
     std::string ipa_list;
     for (const auto b : ipas_) {
         ipa_list += (ipa_list.empty() ? "" : ", ") + std::to_string(b);
     }
-    setup.diag("KVM_CAP_ARM_VM_IPA_SIZE " + std::to_string(max_ipa) + " bits; IPA sizes " +
-               ipa_list + (ctx.ipa_bits.empty() && max_ipa > 48 ? " (--ipa-bits adds 52)" : "") +
-               "; page " + std::to_string(pg >> 10) + " kB, PMD " + std::to_string(pmd >> 10) +
-               " kB; slots " + sizes);
+    setup.diag("KVM_CAP_ARM_VM_IPA_SIZE " + std::to_string(p.max_ipa) + " bits; IPA sizes " +
+               ipa_list + (ctx.ipa_bits.empty() && p.max_ipa > 48 ? " (--ipa-bits adds 52)" : "") +
+               "; page " + std::to_string(p.page >> 10) + " kB, PMD " +
+               std::to_string(p.pmd >> 10) + " kB; slots " + sizes);
     setup.diag("guest program (" +
                std::to_string(a64::guest_stride_program(kCodeGpa + kParamOffset).size()) +
                " instructions at IPA " + hex(kCodeGpa) + "), exit address " + hex(kExitGpa));
+}
 
-    const bool have_sec = meminfo_has("SecPageTables");
-    refresh_vm_stats();
-    const std::uint64_t sec_before = meminfo_kb("SecPageTables");
-    sec_pt_max_kb_ = sec_before;
-
+double KvmWorkload::run_threads(const WorkloadContext &ctx) {
     t0_ = Clock::now();
     run_started_ = std::make_unique<std::atomic<double>[]>(ctx.threads);
     vm_fd_ = std::make_unique<std::atomic<int>[]>(ctx.threads);
@@ -943,18 +938,23 @@ TestNode KvmWorkload::run(const WorkloadContext &ctx) {
     const double elapsed = seconds_since(t0_);
     workers_done_ = true;
     join_helpers.join();
-    kvm.reset();
+    return elapsed;
+}
 
-    // Teardown: every VM's fds are closed and its kvm_run unmapped; stage-2 tables must be
-    // freed. Give deferred frees a few seconds.
+/// Every VM's fds are closed and its kvm_run unmapped: stage-2 tables must be freed. Deferred
+/// frees get a few seconds.
+std::uint64_t settled_sec_page_tables(std::uint64_t before) {
     refresh_vm_stats();
-    std::uint64_t sec_after = meminfo_kb("SecPageTables");
-    for (int i = 0; i < 50 && sec_after > sec_before; ++i) {
+    std::uint64_t after = meminfo_kb("SecPageTables");
+    for (int i = 0; i < 50 && after > before; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         refresh_vm_stats();
-        sec_after = meminfo_kb("SecPageTables");
+        after = meminfo_kb("SecPageTables");
     }
+    return after;
+}
 
+void KvmWorkload::report_operations(TestNode &node, const WorkloadContext &ctx, double elapsed) {
     const Tally &ty = tally_;
     const double rate = elapsed > 0 ? static_cast<double>(ty.vms) / elapsed : 0.0;
     const double pass_rate = elapsed > 0 ? static_cast<double>(ty.passes) / elapsed : 0.0;
@@ -979,10 +979,13 @@ TestNode KvmWorkload::run(const WorkloadContext &ctx) {
                std::to_string(ty.entries) + " KVM_EXIT_MMIO exits at " + hex(kExitGpa) + "; " +
                    std::to_string(ty.vms_ok) + " of " + std::to_string(ty.vms) +
                    " VMs completed every pass");
+}
+
+void KvmWorkload::report_ipa_sizes(TestNode &node) {
     for (const auto b : ipas_) {
         const std::string name = "ipa_" + std::to_string(b) + "bit";
-        const auto ok = ty.ok_by_ipa.count(b) != 0 ? ty.ok_by_ipa.at(b) : 0;
-        const auto bad = ty.failed_by_ipa.count(b) != 0 ? ty.failed_by_ipa.at(b) : 0;
+        const auto ok = tally_.ok_by_ipa.count(b) != 0 ? tally_.ok_by_ipa.at(b) : 0;
+        const auto bad = tally_.failed_by_ipa.count(b) != 0 ? tally_.failed_by_ipa.at(b) : 0;
         if (ok == 0 && bad == 0) {
             node.skip(name, "no VM with this IPA size completed in the time given");
         } else {
@@ -991,6 +994,9 @@ TestNode KvmWorkload::run(const WorkloadContext &ctx) {
                            std::to_string(bad) + " failed");
         }
     }
+}
+
+void KvmWorkload::report_thp_backing(TestNode &node) {
     if (thp_sampled_ == 0) {
         node.skip("thp_slot_backing", "no THP slot of a PMD or more was sampled");
     } else if (thp_backed_ == 0) {
@@ -1004,14 +1010,14 @@ TestNode KvmWorkload::run(const WorkloadContext &ctx) {
                        " sampled THP slots were backed by PMD huge pages (AnonHugePages in "
                        "/proc/self/smaps): stage-2 can map blocks");
     }
-    if (!have_sec) {
-        node.skip("secpagetables_teardown", "no SecPageTables in /proc/meminfo");
-    } else {
-        node.check("secpagetables_teardown", sec_after <= sec_before,
-                   "SecPageTables before=" + std::to_string(sec_before) +
-                       " kB, max during=" + std::to_string(sec_pt_max_kb_.load()) +
-                       " kB, after=" + std::to_string(sec_after) + " kB (tolerance 0 kB)");
-    }
+}
+
+void KvmWorkload::report_metrics(TestNode &node, const WorkloadContext &ctx, double elapsed,
+                                 unsigned max_ipa, std::uint64_t sec_before,
+                                 std::uint64_t sec_after) {
+    const Tally &ty = tally_;
+    const double rate = elapsed > 0 ? static_cast<double>(ty.vms) / elapsed : 0.0;
+    const double pass_rate = elapsed > 0 ? static_cast<double>(ty.passes) / elapsed : 0.0;
     node.metrics = {
         {"vms", ty.vms},
         {"vms_ok", ty.vms_ok},
@@ -1032,6 +1038,68 @@ TestNode KvmWorkload::run(const WorkloadContext &ctx) {
          {{"before", sec_before}, {"max", sec_pt_max_kb_.load()}, {"after", sec_after}}},
         {"errors", expected_.to_json()},
         {"unexpected_errors", failures_.count()}};
+}
+
+#endif // __aarch64__
+
+/// Phases: open /dev/kvm, probe it, size the slots, run the VMs, wait for stage-2 to be
+/// freed, report.
+TestNode KvmWorkload::run(const WorkloadContext &ctx) {
+    TestNode node("kvm");
+#if !defined(__aarch64__)
+    utsname u{};
+    ::uname(&u);
+    node.result = Result::Skip;
+    node.skip_reason =
+        std::string("the kvm workload drives arm64 KVM; this build runs on ") + u.machine;
+    (void)ctx;
+    return node;
+#else
+    Fd kvm;
+    try {
+        kvm = kvm_open();
+    } catch (const KvmError &e) {
+        node.result = Result::Skip;
+        node.skip_reason = std::string("no usable /dev/kvm: ") + e.what();
+        return node;
+    }
+    kvm_fd_ = kvm.get();
+    TestNode &setup = node.check("setup", true);
+    Probe p;
+    if (!probe(kvm.get(), setup, p)) {
+        node.settle();
+        return node;
+    }
+    ipas_ = ipa_sizes(p.max_ipa == 0 ? 40 : p.max_ipa, ctx.ipa_bits);
+    if (ipas_.empty()) {
+        node.result = Result::Skip;
+        node.skip_reason =
+            "none of the IPA sizes asked for is allowed: KVM_CAP_ARM_VM_IPA_SIZE is " +
+            std::to_string(p.max_ipa) + " bits";
+        return node;
+    }
+    describe_setup(setup, ctx, p, size_slots(ctx, p));
+
+    const bool have_sec = meminfo_has("SecPageTables");
+    refresh_vm_stats();
+    const std::uint64_t sec_before = meminfo_kb("SecPageTables");
+    sec_pt_max_kb_ = sec_before;
+    const double elapsed = run_threads(ctx);
+    kvm.reset();
+    const std::uint64_t sec_after = settled_sec_page_tables(sec_before);
+
+    report_operations(node, ctx, elapsed);
+    report_ipa_sizes(node);
+    report_thp_backing(node);
+    if (!have_sec) {
+        node.skip("secpagetables_teardown", "no SecPageTables in /proc/meminfo");
+    } else {
+        node.check("secpagetables_teardown", sec_after <= sec_before,
+                   "SecPageTables before=" + std::to_string(sec_before) +
+                       " kB, max during=" + std::to_string(sec_pt_max_kb_.load()) +
+                       " kB, after=" + std::to_string(sec_after) + " kB (tolerance 0 kB)");
+    }
+    report_metrics(node, ctx, elapsed, p.max_ipa, sec_before, sec_after);
     node.settle();
     return node;
 #endif
