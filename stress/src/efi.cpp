@@ -60,6 +60,14 @@ public:
     }
 
 private:
+    /// Which of /dev/rtc0 and efivarfs are there; why not, for those missing.
+    std::string find_interfaces();
+    /// Variables with our GUID an earlier run left (killed before its cleanup), deleted.
+    std::size_t delete_leftovers();
+    double run_workers(const WorkloadContext &ctx);
+    void report_operations(TestNode &node, const WorkloadContext &ctx, double elapsed);
+    void report_variables(TestNode &node, const std::string &why_not, std::size_t leftovers);
+    void report_metrics(TestNode &node, const WorkloadContext &ctx, double elapsed);
     void worker(unsigned t, const WorkloadContext &ctx);
     bool one_op(Rng &rng, const Fd &rtc, std::vector<Var> &vars, std::int64_t &last_time);
     void rtc_read(int fd, std::int64_t &last);
@@ -389,10 +397,8 @@ bool EfiWorkload::one_op(Rng &rng, const Fd &rtc, std::vector<Var> &vars, std::i
     return true;
 }
 
-TestNode EfiWorkload::run(const WorkloadContext &ctx) {
-    TestNode node("efi");
+std::string EfiWorkload::find_interfaces() {
     std::string why_not;
-    fault_injection_ = fault_injection_active();
     {
         const Fd fd(retry_expected([] { return ::open("/dev/rtc0", O_RDONLY | O_CLOEXEC); }));
         have_rtc_ = fd.valid();
@@ -407,17 +413,10 @@ TestNode EfiWorkload::run(const WorkloadContext &ctx) {
     } else {
         why_not += std::string(why_not.empty() ? "" : ", ") + "no efivarfs mounted at " + kEfivars;
     }
-    if (!have_rtc_ && !have_efivarfs_) {
-        node.result = Result::Skip;
-        node.skip_reason = why_not;
-        return node;
-    }
-    std::string rtc_name;
-    if (have_rtc_) {
-        rtc_name = trim(read_file_patiently("/sys/class/rtc/rtc0/name").value_or("?"));
-    }
+    return why_not;
+}
 
-    // Leftovers of an earlier run (killed before its cleanup): only our GUID.
+std::size_t EfiWorkload::delete_leftovers() {
     std::size_t leftovers = 0;
     if (have_efivarfs_) {
         for (const auto &f : own_files()) {
@@ -427,7 +426,10 @@ TestNode EfiWorkload::run(const WorkloadContext &ctx) {
         }
     }
     deletes_ = 0;
+    return leftovers;
+}
 
+double EfiWorkload::run_workers(const WorkloadContext &ctx) {
     const auto t0 = Clock::now();
     std::vector<std::thread> workers;
     JoinGuard join_workers(workers);
@@ -440,10 +442,12 @@ TestNode EfiWorkload::run(const WorkloadContext &ctx) {
             &expected_);
     }
     join_workers.join();
-    const double elapsed = seconds_since(t0);
+    return seconds_since(t0);
+}
+
+void EfiWorkload::report_operations(TestNode &node, const WorkloadContext &ctx, double elapsed) {
     const std::uint64_t ops = rtc_reads_ + var_ops_;
     const double rate = elapsed > 0 ? static_cast<double>(ops) / elapsed : 0.0;
-
     TestNode &opsn = node.check("operations", ops > 0 && failures_.count() == 0);
     opsn.diag("ops=" + std::to_string(ops) + " in " + fmt_double(elapsed, 1) + " s: ops/s=" +
               fmt_double(rate, 1) + " (" + std::to_string(ctx.threads) + " threads)");
@@ -457,45 +461,41 @@ TestNode EfiWorkload::run(const WorkloadContext &ctx) {
     for (const auto &m : failures_.messages()) {
         opsn.diag(m);
     }
-    if (!have_rtc_) {
-        node.skip("rtc_efi_reads", why_not);
-    } else {
-        TestNode &r = node.check("rtc_efi_reads", rtc_reads_ > 0 && rtc_failures_.count() == 0,
-                                 "rtc0 is " + rtc_name + ": " + std::to_string(rtc_reads_.load()) +
-                                     " RTC_RD_TIME reads, invalid or backwards=" +
-                                     std::to_string(rtc_failures_.count()));
-        for (const auto &m : rtc_failures_.messages()) {
-            r.diag(m);
-        }
-    }
+}
+
+void EfiWorkload::report_variables(TestNode &node, const std::string &why_not,
+                                   std::size_t leftovers) {
     if (!have_efivarfs_) {
         node.skip("efivarfs_variables", why_not);
         node.skip("efivarfs_cleanup", why_not);
-    } else {
-        TestNode &v = node.check("efivarfs_variables", creates_ > 0 && content_.count() == 0,
-                                 "GUID " + kGuid + ": creates=" + std::to_string(creates_) +
-                                     " reads=" + std::to_string(reads_) +
-                                     " rewrites=" + std::to_string(rewrites_) +
-                                     " deletes=" + std::to_string(deletes_) +
-                                     " content mismatches=" + std::to_string(content_.count()) +
-                                     " immutable cleared=" + std::to_string(immutable_cleared_));
-        for (const auto &m : content_.messages()) {
-            v.diag(m);
-        }
-        const auto left = own_files();
-        std::string names;
-        for (const auto &f : left) {
-            names += " " + f;
-        }
-        TestNode &c = node.check("efivarfs_cleanup", left.empty(),
-                                 left.empty() ? "no variable with our GUID is left"
-                                              : std::to_string(left.size()) + " left:" + names);
-        if (leftovers != 0) {
-            c.diag("deleted " + std::to_string(leftovers) + " variables left by an earlier run");
-        }
+        return;
     }
+    TestNode &v = node.check("efivarfs_variables", creates_ > 0 && content_.count() == 0,
+                             "GUID " + kGuid + ": creates=" + std::to_string(creates_) + " reads=" +
+                                 std::to_string(reads_) + " rewrites=" + std::to_string(rewrites_) +
+                                 " deletes=" + std::to_string(deletes_) +
+                                 " content mismatches=" + std::to_string(content_.count()) +
+                                 " immutable cleared=" + std::to_string(immutable_cleared_));
+    for (const auto &m : content_.messages()) {
+        v.diag(m);
+    }
+    const auto left = own_files();
+    std::string names;
+    for (const auto &f : left) {
+        names += " " + f;
+    }
+    TestNode &c = node.check("efivarfs_cleanup", left.empty(),
+                             left.empty() ? "no variable with our GUID is left"
+                                          : std::to_string(left.size()) + " left:" + names);
+    if (leftovers != 0) {
+        c.diag("deleted " + std::to_string(leftovers) + " variables left by an earlier run");
+    }
+}
+
+void EfiWorkload::report_metrics(TestNode &node, const WorkloadContext &ctx, double elapsed) {
+    const std::uint64_t ops = rtc_reads_ + var_ops_;
     node.metrics = {{"ops", ops},
-                    {"ops_per_s", rate},
+                    {"ops_per_s", elapsed > 0 ? static_cast<double>(ops) / elapsed : 0.0},
                     {"elapsed_s", elapsed},
                     {"threads", ctx.threads},
                     {"rtc_reads", rtc_reads_.load()},
@@ -507,6 +507,39 @@ TestNode EfiWorkload::run(const WorkloadContext &ctx) {
                     {"enospc", enospc_.load()},
                     {"einval_under_fault_injection", einval_injected_.load()},
                     {"unexpected_errors", failures_.count()}};
+}
+
+/// Phases: find the RTC and efivarfs, clear an earlier run's variables, run the workers,
+/// report operations, RTC reads, variables and their cleanup.
+TestNode EfiWorkload::run(const WorkloadContext &ctx) {
+    TestNode node("efi");
+    fault_injection_ = fault_injection_active();
+    const std::string why_not = find_interfaces();
+    if (!have_rtc_ && !have_efivarfs_) {
+        node.result = Result::Skip;
+        node.skip_reason = why_not;
+        return node;
+    }
+    std::string rtc_name;
+    if (have_rtc_) {
+        rtc_name = trim(read_file_patiently("/sys/class/rtc/rtc0/name").value_or("?"));
+    }
+    const std::size_t leftovers = delete_leftovers();
+    const double elapsed = run_workers(ctx);
+    report_operations(node, ctx, elapsed);
+    if (!have_rtc_) {
+        node.skip("rtc_efi_reads", why_not);
+    } else {
+        TestNode &r = node.check("rtc_efi_reads", rtc_reads_ > 0 && rtc_failures_.count() == 0,
+                                 "rtc0 is " + rtc_name + ": " + std::to_string(rtc_reads_.load()) +
+                                     " RTC_RD_TIME reads, invalid or backwards=" +
+                                     std::to_string(rtc_failures_.count()));
+        for (const auto &m : rtc_failures_.messages()) {
+            r.diag(m);
+        }
+    }
+    report_variables(node, why_not, leftovers);
+    report_metrics(node, ctx, elapsed);
     node.settle();
     return node;
 }
