@@ -167,6 +167,8 @@ struct Rep {
     }
 };
 
+struct RepRun;
+
 class Bench {
 public:
     Bench(const BenchOptions &b, Geometry geo, unsigned cpus, bool lock_stat)
@@ -177,7 +179,15 @@ public:
 
 private:
     Rep run_rep(const Layout &layout, Access access, char *base);
+    void fault_loop(RepRun &run, const Layout &layout, Access access, char *base, unsigned t);
+    [[nodiscard]] Families lock_stat_before() const;
+    [[nodiscard]] std::optional<Families> lock_stat_delta(const Families &before) const;
+    void wait_rep(RepRun &run, Clock::time_point t0) const;
     void zap_all(const Layout &layout, char *base);
+    bool map_cell(const Layout &layout, Mapping &res, TestNode &node) const;
+    void report_thp(TestNode &node, nlohmann::json &cj, Access access, const std::vector<Rep> &reps,
+                    const std::vector<std::optional<bool>> &probes) const;
+    void report_lock_stat(TestNode &node, nlohmann::json &cj, const std::vector<Rep> &reps) const;
 
     const BenchOptions &b_;
     Geometry geo_;
@@ -193,123 +203,109 @@ void Bench::zap_all(const Layout &layout, char *base) {
     }
 }
 
-Rep Bench::run_rep(const Layout &layout, Access access, char *base) {
-    Rep rep;
-    const unsigned n = layout.threads;
-    std::vector<WorkerState> state(n);
+/// What the threads of one repetition share.
+struct RepRun {
+    explicit RepRun(unsigned n) : state(n) {}
+    std::vector<WorkerState> state;
     std::atomic<unsigned> ready{0};
     std::atomic<bool> go{false};
     std::atomic<bool> stop{false};
-    Clock::time_point t0{};
+};
 
-    auto worker = [&](unsigned t) {
-        pin_to_cpu(t % cpus_);
-        WorkerState &me = state[t];
-        ready.fetch_add(1);
-        ready.notify_all();
-        go.wait(false);
-        const std::uint64_t per_chunk = layout.faults_per_chunk();
-        std::uint64_t faults = 0;
-        std::uint64_t k = 0;
-        // Fault chunk after chunk; after the last one, discard them all and start over.
-        while (!stop.load(std::memory_order_relaxed)) {
-            char *chunk = base + layout.offset(t, k);
-            for (std::uint64_t i = 0; i < per_chunk; ++i) {
-                auto *word = reinterpret_cast<volatile std::uint64_t *>(chunk + i * layout.granule);
-                if (access == Access::Write) {
-                    *word = faults + 1;
-                } else {
-                    (void)*word;
+void Bench::fault_loop(RepRun &run, const Layout &layout, Access access, char *base, unsigned t) {
+    pin_to_cpu(t % cpus_);
+    WorkerState &me = run.state[t];
+    run.ready.fetch_add(1);
+    run.ready.notify_all();
+    run.go.wait(false);
+    const std::uint64_t per_chunk = layout.faults_per_chunk();
+    std::uint64_t faults = 0;
+    std::uint64_t k = 0;
+    // Fault chunk after chunk; after the last one, discard them all and start over.
+    while (!run.stop.load(std::memory_order_relaxed)) {
+        char *chunk = base + layout.offset(t, k);
+        for (std::uint64_t i = 0; i < per_chunk; ++i) {
+            auto *word = reinterpret_cast<volatile std::uint64_t *>(chunk + i * layout.granule);
+            if (access == Access::Write) {
+                *word = faults + 1;
+            } else {
+                (void)*word;
+            }
+            ++faults;
+        }
+        me.faults.store(faults, std::memory_order_relaxed);
+        me.last_fault = Clock::now();
+        if (++k == layout.chunks_per_thread) {
+            k = 0;
+            for (std::uint64_t j = 0; j < layout.chunks_per_thread; ++j) {
+                if (::madvise(base + layout.offset(t, j), layout.chunk, MADV_DONTNEED) != 0) {
+                    me.error = errno;
+                    me.error_what = "madvise(MADV_DONTNEED)";
+                    run.stop.store(true);
+                    break;
                 }
-                ++faults;
             }
-            me.faults.store(faults, std::memory_order_relaxed);
-            me.last_fault = Clock::now();
-            if (++k == layout.chunks_per_thread) {
-                k = 0;
-                for (std::uint64_t j = 0; j < layout.chunks_per_thread; ++j) {
-                    if (::madvise(base + layout.offset(t, j), layout.chunk, MADV_DONTNEED) != 0) {
-                        me.error = errno;
-                        me.error_what = "madvise(MADV_DONTNEED)";
-                        stop.store(true);
-                        break;
-                    }
-                }
-            }
-        }
-    };
-
-    Families locks_before;
-    if (lock_stat_) {
-        // Cleared so that min and max belong to this repetition; the delta of the counters
-        // also holds when clearing is not allowed.
-        try {
-            write_file(kLockStatPath, "0");
-        } catch (const SysError &) {
-        }
-        if (const auto f = read_lock_stat()) {
-            locks_before = families_of(*f);
         }
     }
-    const auto vm_before = read_vmstat();
+}
 
-    std::vector<std::thread> threads;
-    {
-        JoinGuard join(threads);
-        for (unsigned t = 0; t < n; ++t) {
-            if (!spawn_thread(
-                    threads, [&, t] { worker(t); }, nullptr)) {
-                stop.store(true);
-                go.store(true);
-                go.notify_all();
-                rep.error = "could not start thread " + std::to_string(t);
-                return rep;
-            }
-        }
-        for (unsigned r = ready.load(); r < n; r = ready.load()) {
-            ready.wait(r);
-        }
-        t0 = Clock::now();
-        go.store(true);
-        go.notify_all();
-        const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(
-                                       std::chrono::duration<double>(b_.rep_seconds));
-        // Past the deadline, wait for slow faults (a 512 MiB huge page takes a while under
-        // TCG) up to 10 times the repetition's length.
-        const auto hard_deadline =
-            t0 + std::chrono::duration_cast<Clock::duration>(
-                     std::chrono::duration<double>(std::max(10 * b_.rep_seconds, 30.0)));
-        for (;;) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-            const auto now = Clock::now();
-            bool enough = true;
-            for (const auto &s : state) {
-                enough = enough && s.faults.load(std::memory_order_relaxed) >= b_.min_faults;
-            }
-            if (stop.load() || stop_requested().load() || now >= hard_deadline ||
-                (now >= deadline && enough)) {
-                break;
-            }
-        }
-        stop.store(true);
-        join.join();
+// Cleared so that min and max belong to this repetition; the delta of the counters also
+// holds when clearing is not allowed.
+Families Bench::lock_stat_before() const {
+    if (!lock_stat_) {
+        return {};
     }
-    const auto vm_after = read_vmstat();
-    if (lock_stat_) {
-        if (const auto f = read_lock_stat()) {
-            const Families after = families_of(*f);
-            Families d;
-            d.page_table_lock =
-                bench::lock_delta(locks_before.page_table_lock, after.page_table_lock);
-            d.ptlock = bench::lock_delta(locks_before.ptlock, after.ptlock);
-            d.mmap_lock = bench::lock_delta(locks_before.mmap_lock, after.mmap_lock);
-            d.debug_locks_off = after.debug_locks_off;
-            rep.locks = d;
+    try {
+        write_file(kLockStatPath, "0");
+    } catch (const SysError &) {
+    }
+    const auto f = read_lock_stat();
+    return f ? families_of(*f) : Families{};
+}
+
+std::optional<Families> Bench::lock_stat_delta(const Families &before) const {
+    if (!lock_stat_) {
+        return std::nullopt;
+    }
+    const auto f = read_lock_stat();
+    if (!f) {
+        return std::nullopt;
+    }
+    const Families after = families_of(*f);
+    Families d;
+    d.page_table_lock = bench::lock_delta(before.page_table_lock, after.page_table_lock);
+    d.ptlock = bench::lock_delta(before.ptlock, after.ptlock);
+    d.mmap_lock = bench::lock_delta(before.mmap_lock, after.mmap_lock);
+    d.debug_locks_off = after.debug_locks_off;
+    return d;
+}
+
+// Until rep_seconds passed and every thread faulted min_faults times; past that, slow
+// faults (a 512 MiB huge page takes a while under TCG) get up to 10 times the repetition.
+void Bench::wait_rep(RepRun &run, Clock::time_point t0) const {
+    const auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(b_.rep_seconds));
+    const auto hard_deadline =
+        t0 + std::chrono::duration_cast<Clock::duration>(
+                 std::chrono::duration<double>(std::max(10 * b_.rep_seconds, 30.0)));
+    for (;;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        const auto now = Clock::now();
+        bool enough = true;
+        for (const auto &s : run.state) {
+            enough = enough && s.faults.load(std::memory_order_relaxed) >= b_.min_faults;
+        }
+        if (run.stop.load() || stop_requested().load() || now >= hard_deadline ||
+            (now >= deadline && enough)) {
+            return;
         }
     }
+}
 
+/// Faults of all threads over the time from the start signal to the last thread's last fault.
+void tally_rep(Rep &rep, const RepRun &run, Clock::time_point t0) {
     Clock::time_point end = t0;
-    for (const auto &s : state) {
+    for (const auto &s : run.state) {
         rep.per_thread.push_back(s.faults.load());
         rep.faults += s.faults.load();
         end = std::max(end, s.last_fault);
@@ -319,6 +315,41 @@ Rep Bench::run_rep(const Layout &layout, Access access, char *base) {
     }
     rep.seconds = std::chrono::duration<double>(end - t0).count();
     rep.rate = rep.seconds > 0 ? static_cast<double>(rep.faults) / rep.seconds : 0;
+}
+
+Rep Bench::run_rep(const Layout &layout, Access access, char *base) {
+    Rep rep;
+    const unsigned n = layout.threads;
+    RepRun run(n);
+    Clock::time_point t0{};
+    const Families locks_before = lock_stat_before();
+    const auto vm_before = read_vmstat();
+    std::vector<std::thread> threads;
+    {
+        JoinGuard join(threads);
+        for (unsigned t = 0; t < n; ++t) {
+            if (!spawn_thread(
+                    threads, [&, t] { fault_loop(run, layout, access, base, t); }, nullptr)) {
+                run.stop.store(true);
+                run.go.store(true);
+                run.go.notify_all();
+                rep.error = "could not start thread " + std::to_string(t);
+                return rep;
+            }
+        }
+        for (unsigned r = run.ready.load(); r < n; r = run.ready.load()) {
+            run.ready.wait(r);
+        }
+        t0 = Clock::now();
+        run.go.store(true);
+        run.go.notify_all();
+        wait_rep(run, t0);
+        run.stop.store(true);
+        join.join();
+    }
+    const auto vm_after = read_vmstat();
+    rep.locks = lock_stat_delta(locks_before);
+    tally_rep(rep, run, t0);
     rep.thp_fault_alloc = delta(vm_before, vm_after, "thp_fault_alloc");
     rep.thp_fault_fallback = delta(vm_before, vm_after, "thp_fault_fallback");
     rep.pgfault = delta(vm_before, vm_after, "pgfault");
@@ -330,32 +361,10 @@ std::string cell_name(const Layout &l, Access a) {
     return l.name.str() + "." + bench::access_name(a) + ".T" + std::to_string(l.threads);
 }
 
-TestNode Bench::run_cell(const Layout &layout, Access access, nlohmann::json &cj) {
-    TestNode node(cell_name(layout, access));
-    cj = {{"layout", layout.name.str()},
-          {"level", layout.name.level == Level::Pmd ? "pmd" : "pte"},
-          {"sharing", layout.name.sharing == Sharing::Private ? "private" : "shared"},
-          {"access", bench::access_name(access)},
-          {"threads", layout.threads},
-          {"granule", layout.granule},
-          {"chunk", layout.chunk},
-          {"chunks_per_thread", layout.chunks_per_thread}};
-    const std::string problem = layout.problem();
-    node.check("layout", problem.empty(),
-               problem.empty()
-                   ? std::to_string(layout.chunks_per_thread) + " chunks of " +
-                         std::to_string(layout.chunk >> 10) + " KiB per thread, " +
-                         std::to_string(layout.reservation() >> 20) + " MiB of address space"
-                   : problem);
-    if (!problem.empty()) {
-        node.settle();
-        return node;
-    }
-
-    Mapping res;
+// PROT_NONE and MAP_NORESERVE: address space only (4 TiB per PMD table on 64K pages); only
+// the ranges the threads use become read-write (and accounted).
+bool Bench::map_cell(const Layout &layout, Mapping &res, TestNode &node) const {
     try {
-        // PROT_NONE and MAP_NORESERVE: address space only (4 TiB per PMD table on 64K pages);
-        // only the ranges the threads use become read-write (and accounted).
         res = map_aligned(layout.reservation(), geo_.pmd_table_span(), PROT_NONE,
                           MAP_PRIVATE | MAP_NORESERVE);
         for (const auto &range : layout.used_ranges()) {
@@ -372,10 +381,109 @@ TestNode Bench::run_cell(const Layout &layout, Access access, nlohmann::json &cj
         }
     } catch (const SysError &e) {
         node.check("setup", false, e.what());
+        return false;
+    }
+    return true;
+}
+
+// A fault that did not map a PMD measures small pages instead. Writes: each fault allocates
+// a huge page (90%: a few other processes' THP faults may count too, none of this one's may
+// fall back). Reads: the huge zero page, never a fallback.
+void Bench::report_thp(TestNode &node, nlohmann::json &cj, Access access,
+                       const std::vector<Rep> &reps,
+                       const std::vector<std::optional<bool>> &probes) const {
+    std::uint64_t faults = 0;
+    std::uint64_t thp_alloc = 0;
+    std::uint64_t thp_fallback = 0;
+    for (const auto &r : reps) {
+        faults += r.faults;
+        thp_alloc += r.thp_fault_alloc;
+        thp_fallback += r.thp_fault_fallback;
+    }
+    const std::string counts = "thp_fault_alloc " + std::to_string(thp_alloc) +
+                               ", thp_fault_fallback " + std::to_string(thp_fallback) + " for " +
+                               std::to_string(faults) + " faults";
+    bool huge = faults > 0 && thp_fallback == 0;
+    if (access == Access::Write) {
+        huge = huge && thp_alloc * 10 >= faults * 9;
+        cj["thp_share"] =
+            faults > 0 ? static_cast<double>(thp_alloc) / static_cast<double>(faults) : 0.0;
+    }
+    node.check("huge-pages", huge, counts);
+    std::string seen;
+    bool mapped = true;
+    for (const auto &p : probes) {
+        seen += seen.empty() ? "" : ", ";
+        seen += !p ? "unknown (getrusage failed)" : *p ? "PMD-mapped" : "not PMD-mapped";
+        mapped = mapped && p.value_or(false);
+    }
+    cj["pmd_mapped"] = mapped;
+    node.check("pmd-mapped", mapped,
+               "probe before and after the repetitions: a " + bench::access_name(access) +
+                   " fault at a PMD boundary, then the next page: " + seen);
+}
+
+void Bench::report_lock_stat(TestNode &node, nlohmann::json &cj,
+                             const std::vector<Rep> &reps) const {
+    std::vector<double> ptl_con;
+    std::vector<double> ptl_acq;
+    std::vector<double> ptlock_con;
+    std::vector<double> ptlock_acq;
+    bool debug_locks_off = false;
+    for (const auto &r : reps) {
+        if (r.locks) {
+            ptl_con.push_back(static_cast<double>(r.locks->page_table_lock.contentions));
+            ptl_acq.push_back(static_cast<double>(r.locks->page_table_lock.acquisitions));
+            ptlock_con.push_back(static_cast<double>(r.locks->ptlock.contentions));
+            ptlock_acq.push_back(static_cast<double>(r.locks->ptlock.acquisitions));
+            debug_locks_off = debug_locks_off || r.locks->debug_locks_off;
+        }
+    }
+    const auto c = bench::stats_of(ptl_con);
+    const auto a = bench::stats_of(ptl_acq);
+    const auto pc = bench::stats_of(ptlock_con);
+    const auto pa = bench::stats_of(ptlock_acq);
+    cj["lock_stat"] = {
+        {"page_table_lock",
+         {{"contentions", bench::to_json(c)}, {"acquisitions", bench::to_json(a)}}},
+        {"ptlock", {{"contentions", bench::to_json(pc)}, {"acquisitions", bench::to_json(pa)}}}};
+    node.diag("per rep (median): page_table_lock contentions " + fmt_double(c.median, 1) +
+              " acquisitions " + fmt_double(a.median, 1) + "; ptlock contentions " +
+              fmt_double(pc.median, 1) + " acquisitions " + fmt_double(pa.median, 1));
+    node.check("lock-stat", !reps.empty() && ptl_acq.size() == reps.size() && !debug_locks_off,
+               debug_locks_off ? "lock debugging disabled (a lockdep warning?)"
+                               : std::to_string(ptl_acq.size()) + " of " +
+                                     std::to_string(reps.size()) + " reps read");
+}
+
+nlohmann::json cell_json(const Layout &layout, Access access) {
+    return {{"layout", layout.name.str()},
+            {"level", layout.name.level == Level::Pmd ? "pmd" : "pte"},
+            {"sharing", layout.name.sharing == Sharing::Private ? "private" : "shared"},
+            {"access", bench::access_name(access)},
+            {"threads", layout.threads},
+            {"granule", layout.granule},
+            {"chunk", layout.chunk},
+            {"chunks_per_thread", layout.chunks_per_thread}};
+}
+
+/// Phases: check the layout, map it, probe its first PMD, run warm-up and measured
+/// repetitions, probe again, report faults/s, huge pages and lock contention.
+TestNode Bench::run_cell(const Layout &layout, Access access, nlohmann::json &cj) {
+    TestNode node(cell_name(layout, access));
+    cj = cell_json(layout, access);
+    const std::string problem = layout.problem();
+    node.check("layout", problem.empty(),
+               problem.empty()
+                   ? std::to_string(layout.chunks_per_thread) + " chunks of " +
+                         std::to_string(layout.chunk >> 10) + " KiB per thread, " +
+                         std::to_string(layout.reservation() >> 20) + " MiB of address space"
+                   : problem);
+    Mapping res;
+    if (!problem.empty() || !map_cell(layout, res, node)) {
         node.settle();
         return node;
     }
-
     const bool thp = layout.name.level == Level::Pmd;
     // The cell's first PMD, faulted by this thread with the cell's access (see the top).
     std::vector<std::optional<bool>> probes;
@@ -403,28 +511,12 @@ TestNode Bench::run_cell(const Layout &layout, Access access, nlohmann::json &cj
         probe();
     }
     std::vector<double> rates;
-    std::vector<double> ptl_con;
-    std::vector<double> ptl_acq;
-    std::vector<double> ptlock_con;
-    std::vector<double> ptlock_acq;
     std::uint64_t faults = 0;
-    std::uint64_t thp_alloc = 0;
-    std::uint64_t thp_fallback = 0;
-    bool debug_locks_off = false;
     auto &jr = cj["reps"] = nlohmann::json::array();
     for (const auto &r : reps) {
         jr.push_back(r.to_json());
         rates.push_back(r.rate);
         faults += r.faults;
-        thp_alloc += r.thp_fault_alloc;
-        thp_fallback += r.thp_fault_fallback;
-        if (r.locks) {
-            ptl_con.push_back(static_cast<double>(r.locks->page_table_lock.contentions));
-            ptl_acq.push_back(static_cast<double>(r.locks->page_table_lock.acquisitions));
-            ptlock_con.push_back(static_cast<double>(r.locks->ptlock.contentions));
-            ptlock_acq.push_back(static_cast<double>(r.locks->ptlock.acquisitions));
-            debug_locks_off = debug_locks_off || r.locks->debug_locks_off;
-        }
     }
     const auto st = bench::stats_of(rates);
     cj["faults_per_sec"] = bench::to_json(st);
@@ -433,48 +525,10 @@ TestNode Bench::run_cell(const Layout &layout, Access access, nlohmann::json &cj
     node.check("faults", error.empty() && faults > 0,
                error.empty() ? std::to_string(faults) + " faults" : error);
     if (thp) {
-        // A fault that did not map a PMD measures small pages instead. Writes: each fault
-        // allocates a huge page (90%: a few other processes' THP faults may count too, none
-        // of this one's may fall back). Reads: the huge zero page, never a fallback.
-        const std::string counts = "thp_fault_alloc " + std::to_string(thp_alloc) +
-                                   ", thp_fault_fallback " + std::to_string(thp_fallback) +
-                                   " for " + std::to_string(faults) + " faults";
-        bool huge = faults > 0 && thp_fallback == 0;
-        if (access == Access::Write) {
-            huge = huge && thp_alloc * 10 >= faults * 9;
-            cj["thp_share"] =
-                faults > 0 ? static_cast<double>(thp_alloc) / static_cast<double>(faults) : 0.0;
-        }
-        node.check("huge-pages", huge, counts);
-        std::string seen;
-        bool mapped = true;
-        for (const auto &p : probes) {
-            seen += seen.empty() ? "" : ", ";
-            seen += !p ? "unknown (getrusage failed)" : *p ? "PMD-mapped" : "not PMD-mapped";
-            mapped = mapped && p.value_or(false);
-        }
-        cj["pmd_mapped"] = mapped;
-        node.check("pmd-mapped", mapped,
-                   "probe before and after the repetitions: a " + bench::access_name(access) +
-                       " fault at a PMD boundary, then the next page: " + seen);
+        report_thp(node, cj, access, reps, probes);
     }
     if (lock_stat_) {
-        const auto c = bench::stats_of(ptl_con);
-        const auto a = bench::stats_of(ptl_acq);
-        const auto pc = bench::stats_of(ptlock_con);
-        const auto pa = bench::stats_of(ptlock_acq);
-        cj["lock_stat"] = {
-            {"page_table_lock",
-             {{"contentions", bench::to_json(c)}, {"acquisitions", bench::to_json(a)}}},
-            {"ptlock",
-             {{"contentions", bench::to_json(pc)}, {"acquisitions", bench::to_json(pa)}}}};
-        node.diag("per rep (median): page_table_lock contentions " + fmt_double(c.median, 1) +
-                  " acquisitions " + fmt_double(a.median, 1) + "; ptlock contentions " +
-                  fmt_double(pc.median, 1) + " acquisitions " + fmt_double(pa.median, 1));
-        node.check("lock-stat", !reps.empty() && ptl_acq.size() == reps.size() && !debug_locks_off,
-                   debug_locks_off ? "lock debugging disabled (a lockdep warning?)"
-                                   : std::to_string(ptl_acq.size()) + " of " +
-                                         std::to_string(reps.size()) + " reps read");
+        report_lock_stat(node, cj, reps);
     }
     node.settle();
     return node;
