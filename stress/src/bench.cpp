@@ -534,39 +534,79 @@ TestNode Bench::run_cell(const Layout &layout, Access access, nlohmann::json &cj
     return node;
 }
 
-} // namespace
-
-int run_bench(const Options &opts) {
-    const BenchOptions &b = opts.bench;
-    const auto online = ::sysconf(_SC_NPROCESSORS_ONLN);
-    const unsigned cpus = online > 0 ? static_cast<unsigned>(online) : 1U;
-    Geometry geo = Geometry::for_page_size(page_size());
-    const std::uint64_t pmd = read_u64_file(kThpDir + "/hpage_pmd_size");
-    if (pmd != 0) {
-        geo.pmd = pmd;
-    }
-    // Why THP cells cannot run here, empty when they can.
-    std::string no_thp;
-    const auto enabled = try_read_file(kThpDir + "/enabled");
-    if (pmd == 0 || !enabled) {
-        no_thp = "no " + kThpDir + "/hpage_pmd_size (kernel without THP)";
-    } else if (sysfs_choice(*enabled) == "never") {
-        no_thp = "THP disabled (" + kThpDir + "/enabled is never)";
-    }
-    const auto zero_page = try_read_file(kThpDir + "/use_zero_page");
-    const bool use_zero_page = zero_page && trim(*zero_page) == "1";
+/// What this guest offers the benchmark: geometry, CPUs, THP, lock_stat, memory.
+struct BenchHost {
+    Geometry geo;
+    unsigned cpus = 1;
+    std::string no_thp; ///< why THP cells cannot run here, empty when they can
+    std::string thp_enabled;
+    bool use_zero_page = false;
     bool lock_stat = false;
     std::string lock_stat_note;
-    if (b.lock_stat != "off") {
-        const auto f = read_lock_stat();
-        lock_stat = f && f->valid;
-        lock_stat_note = lock_stat ? "on" : "no /proc/lock_stat (kernel without LOCK_STAT)";
-    } else {
-        lock_stat_note = "off (--lock-stat off)";
-    }
+    std::uint64_t avail_kb = 0;
+    unsigned percent = 50;
+    std::uint64_t budget = 0;
+};
 
-    std::vector<unsigned> counts =
-        b.thread_counts.empty() ? bench::default_thread_counts(cpus) : b.thread_counts;
+BenchHost probe_host(const Options &opts) {
+    BenchHost h;
+    const auto online = ::sysconf(_SC_NPROCESSORS_ONLN);
+    h.cpus = online > 0 ? static_cast<unsigned>(online) : 1U;
+    h.geo = Geometry::for_page_size(page_size());
+    const std::uint64_t pmd = read_u64_file(kThpDir + "/hpage_pmd_size");
+    if (pmd != 0) {
+        h.geo.pmd = pmd;
+    }
+    const auto enabled = try_read_file(kThpDir + "/enabled");
+    if (pmd == 0 || !enabled) {
+        h.no_thp = "no " + kThpDir + "/hpage_pmd_size (kernel without THP)";
+    } else if (sysfs_choice(*enabled) == "never") {
+        h.no_thp = "THP disabled (" + kThpDir + "/enabled is never)";
+    }
+    h.thp_enabled = enabled ? sysfs_choice(*enabled) : "";
+    const auto zero_page = try_read_file(kThpDir + "/use_zero_page");
+    h.use_zero_page = zero_page && trim(*zero_page) == "1";
+    if (opts.bench.lock_stat != "off") {
+        const auto f = read_lock_stat();
+        h.lock_stat = f && f->valid;
+        h.lock_stat_note = h.lock_stat ? "on" : "no /proc/lock_stat (kernel without LOCK_STAT)";
+    } else {
+        h.lock_stat_note = "off (--lock-stat off)";
+    }
+    const auto meminfo_text = read_file_patiently("/proc/meminfo");
+    const Meminfo mi = meminfo_text ? parse_meminfo(*meminfo_text) : Meminfo{};
+    const auto avail_it = mi.find("MemAvailable");
+    h.avail_kb = avail_it != mi.end() ? avail_it->second : 0;
+    h.percent = opts.mem_percent != 0 ? opts.mem_percent : 50;
+    h.budget = h.avail_kb * 1024 / 100 * h.percent;
+    return h;
+}
+
+std::vector<std::string> bench_header(const BenchHost &h, const Options &opts) {
+    return {"ptlab-stress " + std::string(PTLAB_STRESS_VERSION) + ": bench page=" +
+                std::to_string(h.geo.page >> 10) + "kB pmd=" + std::to_string(h.geo.pmd >> 10) +
+                "kB pmd_table_span=" + std::to_string(h.geo.pmd_table_span() >> 20) + "MiB cpus=" +
+                std::to_string(h.cpus) + " MemAvailable=" + std::to_string(h.avail_kb >> 10) +
+                "MiB budget=" + std::to_string(h.budget >> 20) + "MiB",
+            "lock_stat: " + h.lock_stat_note,
+            h.no_thp.empty() ? "THP: enabled " + h.thp_enabled + ", read faults map " +
+                                   (h.use_zero_page ? "the huge zero page" : "a huge page")
+                             : "THP: " + h.no_thp,
+            "reproduce: " + opts.reproduce_command()};
+}
+
+// One cell: a layout, an access, a thread count, or why it cannot run here.
+struct Cell {
+    LayoutName name;
+    Access access;
+    unsigned threads;
+    std::uint64_t chunks;
+    std::string skip;
+};
+
+/// The cells, in the order they run: layout, access, thread count.
+std::vector<Cell> plan_cells(const BenchOptions &b, const BenchHost &h,
+                             const std::vector<unsigned> &counts) {
     std::vector<LayoutName> layouts;
     if (b.layouts.empty()) {
         layouts = bench::all_layouts();
@@ -580,73 +620,41 @@ int run_bench(const Options &opts) {
         accesses.push_back(*bench::parse_access(a));
     }
     const unsigned max_threads = *std::max_element(counts.begin(), counts.end());
-    const auto meminfo_text = read_file_patiently("/proc/meminfo");
-    const Meminfo mi = meminfo_text ? parse_meminfo(*meminfo_text) : Meminfo{};
-    const auto avail_it = mi.find("MemAvailable");
-    const std::uint64_t avail_kb = avail_it != mi.end() ? avail_it->second : 0;
-    const unsigned percent = opts.mem_percent != 0 ? opts.mem_percent : 50;
-    const std::uint64_t budget = avail_kb * 1024 / 100 * percent;
-
-    std::ostream &out = std::cout;
-    std::vector<std::string> header;
-    header.push_back("ptlab-stress " + std::string(PTLAB_STRESS_VERSION) + ": bench page=" +
-                     std::to_string(geo.page >> 10) + "kB pmd=" + std::to_string(geo.pmd >> 10) +
-                     "kB pmd_table_span=" + std::to_string(geo.pmd_table_span() >> 20) +
-                     "MiB cpus=" + std::to_string(cpus) +
-                     " MemAvailable=" + std::to_string(avail_kb >> 10) +
-                     "MiB budget=" + std::to_string(budget >> 20) + "MiB");
-    header.push_back("lock_stat: " + lock_stat_note);
-    header.push_back(no_thp.empty() ? std::string("THP: enabled ") + sysfs_choice(*enabled) +
-                                          ", read faults map " +
-                                          (use_zero_page ? "the huge zero page" : "a huge page")
-                                    : "THP: " + no_thp);
-    header.push_back("reproduce: " + opts.reproduce_command());
-
-    // The cells, in the order they run: layout, access, thread count.
-    struct Cell {
-        LayoutName name;
-        Access access;
-        unsigned threads;
-        std::uint64_t chunks;
-        std::string skip;
-    };
     std::vector<Cell> cells;
     for (const auto &l : layouts) {
-        const std::uint64_t k = bench::chunks_per_thread(l, geo, max_threads, budget);
+        const std::uint64_t k = bench::chunks_per_thread(l, h.geo, max_threads, h.budget);
         for (const auto a : accesses) {
             for (const unsigned t : counts) {
                 std::string skip;
-                if (l.level == Level::Pmd && !no_thp.empty()) {
-                    skip = no_thp;
+                if (l.level == Level::Pmd && !h.no_thp.empty()) {
+                    skip = h.no_thp;
                 } else if (k == 0) {
-                    skip = "one chunk per thread does not fit in " + std::to_string(budget >> 20) +
-                           " MiB (" + std::to_string(percent) + "% of MemAvailable)";
+                    skip = "one chunk per thread does not fit in " +
+                           std::to_string(h.budget >> 20) + " MiB (" + std::to_string(h.percent) +
+                           "% of MemAvailable)";
                 }
                 cells.push_back({l, a, t, k, skip});
             }
         }
     }
-    if (!opts.json) {
-        out << "KTAP version 1\n";
-        for (const auto &h : header) {
-            out << "# " << h << '\n';
-        }
-        out << "1.." << cells.size() << '\n' << std::flush;
-    }
+    return cells;
+}
 
-    Bench bench(b, geo, cpus, lock_stat);
+nlohmann::json bench_json(const BenchHost &h, const Options &opts,
+                          const std::vector<unsigned> &counts) {
+    const BenchOptions &b = opts.bench;
     nlohmann::json j;
     j["tool"] = "ptlab-stress";
     j["version"] = PTLAB_STRESS_VERSION;
     j["command"] = "bench";
-    j["page_size"] = geo.page;
-    j["pmd_size"] = geo.pmd;
-    j["pmd_table_span"] = geo.pmd_table_span();
-    j["cpus"] = cpus;
-    j["mem_available_kb"] = avail_kb;
-    j["budget_bytes"] = budget;
-    j["lock_stat"] = lock_stat;
-    j["thp_use_zero_page"] = use_zero_page;
+    j["page_size"] = h.geo.page;
+    j["pmd_size"] = h.geo.pmd;
+    j["pmd_table_span"] = h.geo.pmd_table_span();
+    j["cpus"] = h.cpus;
+    j["mem_available_kb"] = h.avail_kb;
+    j["budget_bytes"] = h.budget;
+    j["lock_stat"] = h.lock_stat;
+    j["thp_use_zero_page"] = h.use_zero_page;
     j["lock_classes"] = {{"page_table_lock", std::string(bench::kPageTableLockClass)},
                          {"ptlock", std::string(bench::kPtlockClass)}};
     j["reps"] = b.reps;
@@ -655,30 +663,58 @@ int run_bench(const Options &opts) {
     j["min_faults"] = b.min_faults;
     j["thread_counts"] = counts;
     j["reproduce"] = opts.reproduce_command();
-    auto &jc = j["cells"] = nlohmann::json::array();
+    j["cells"] = nlohmann::json::array();
+    return j;
+}
 
+TestNode run_one_cell(Bench &bench, const Cell &c, const Geometry &geo, nlohmann::json &cells) {
+    const Layout layout = bench::make_layout(c.name, geo, c.threads, c.chunks);
+    if (!c.skip.empty()) {
+        TestNode node(cell_name(layout, c.access));
+        node.result = Result::Skip;
+        node.skip_reason = c.skip;
+        cells.push_back({{"layout", c.name.str()},
+                         {"access", bench::access_name(c.access)},
+                         {"threads", c.threads},
+                         {"skip", c.skip}});
+        return node;
+    }
+    if (stop_requested().load()) {
+        TestNode node(cell_name(layout, c.access));
+        node.result = Result::Fail;
+        node.diag("stopped by a signal before it ran");
+        return node;
+    }
+    nlohmann::json cj;
+    TestNode node = bench.run_cell(layout, c.access, cj);
+    cells.push_back(cj);
+    return node;
+}
+
+} // namespace
+
+/// Phases: probe the guest, plan the cells, announce them, run each (KTAP as it goes),
+/// report JSON.
+int run_bench(const Options &opts) {
+    const BenchOptions &b = opts.bench;
+    const BenchHost host = probe_host(opts);
+    const std::vector<unsigned> counts =
+        b.thread_counts.empty() ? bench::default_thread_counts(host.cpus) : b.thread_counts;
+    const std::vector<Cell> cells = plan_cells(b, host, counts);
+    std::ostream &out = std::cout;
+    if (!opts.json) {
+        out << "KTAP version 1\n";
+        for (const auto &h : bench_header(host, opts)) {
+            out << "# " << h << '\n';
+        }
+        out << "1.." << cells.size() << '\n' << std::flush;
+    }
+    Bench bench(b, host.geo, host.cpus, host.lock_stat);
+    nlohmann::json j = bench_json(host, opts, counts);
     std::vector<TestNode> results;
     int n = 0;
     for (const auto &c : cells) {
-        const Layout layout = bench::make_layout(c.name, geo, c.threads, c.chunks);
-        TestNode node;
-        nlohmann::json cj;
-        if (!c.skip.empty()) {
-            node = TestNode(cell_name(layout, c.access));
-            node.result = Result::Skip;
-            node.skip_reason = c.skip;
-            jc.push_back({{"layout", c.name.str()},
-                          {"access", bench::access_name(c.access)},
-                          {"threads", c.threads},
-                          {"skip", c.skip}});
-        } else if (stop_requested().load()) {
-            node = TestNode(cell_name(layout, c.access));
-            node.result = Result::Fail;
-            node.diag("stopped by a signal before it ran");
-        } else {
-            node = bench.run_cell(layout, c.access, cj);
-            jc.push_back(cj);
-        }
+        TestNode node = run_one_cell(bench, c, host.geo, j["cells"]);
         if (!opts.json) {
             write_ktap_test(out, node, ++n, 0);
             out << std::flush;
