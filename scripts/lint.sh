@@ -10,7 +10,7 @@ cd "$TOP"
 shellcheck -x scripts/*.sh .ci/run || fail=1
 shellcheck -x -s sh rootfs/init rootfs/lib/ktap.sh rootfs/plans/*.plan || fail=1
 
-mapfile -t cxx < <(find harness stress -name build -prune -o \( -name '*.cpp' -o -name '*.hpp' \) -print 2>/dev/null)
+mapfile -t cxx < <(find harness stress ktap -name build -prune -o \( -name '*.cpp' -o -name '*.hpp' \) -print 2>/dev/null)
 if [ "${#cxx[@]}" -gt 0 ]; then
 	clang-format --dry-run --Werror "${cxx[@]}" || fail=1
 fi

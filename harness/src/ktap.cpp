@@ -1,5 +1,7 @@
 #include "ptlab/ktap.hpp"
 
+#include "ktap_writer.hpp"
+
 #include "ptlab/lines.hpp"
 
 #include <algorithm>
@@ -31,21 +33,6 @@ bool contains_status(const TestResult &test, Status status) {
     }
     return std::any_of(test.subtests.begin(), test.subtests.end(),
                        [status](const TestResult &t) { return contains_status(t, status); });
-}
-
-std::string escape_ktap_name(std::string_view name) {
-    std::string out;
-    out.reserve(name.size());
-    for (const char c : name) {
-        if (c == '#') {
-            out += "\\#";
-        } else if (c == '\n' || c == '\r') {
-            out += ' ';
-        } else {
-            out += c;
-        }
-    }
-    return out;
 }
 
 namespace {
@@ -613,22 +600,6 @@ private:
     }
 };
 
-void write_diagnostic(std::ostream &out, const std::string &pad, std::string_view text) {
-    // Keep quoted text from being read back as "# Subtest:" or "# time=".
-    const bool reserved = text.starts_with("Subtest:") || text.starts_with("time=");
-    out << pad << "# " << (reserved ? "> " : "");
-    for (const char c : text) {
-        out << (c == '\n' || c == '\r' ? ' ' : c);
-    }
-    out << '\n';
-}
-
-std::string format_seconds(double seconds) {
-    char buf[64];
-    const auto [ptr, ec] = std::to_chars(std::begin(buf), std::end(buf), seconds);
-    return ec == std::errc() ? std::string(std::begin(buf), ptr) : std::string("0");
-}
-
 } // namespace
 
 KtapLog parse_ktap(const std::vector<std::string> &lines) {
@@ -684,34 +655,31 @@ KtapLog parse_ktap(const std::vector<std::string> &lines) {
     return log;
 }
 
+namespace {
+
+ktap::Node ktap_node(const TestResult &test) {
+    ktap::Node n;
+    n.name = test.name;
+    n.outcome = test.status == Status::Skip   ? ktap::Outcome::Skip
+                : test.status == Status::Pass ? ktap::Outcome::Ok
+                                              : ktap::Outcome::NotOk;
+    n.skip_reason = test.skip_reason;
+    n.diagnostics = test.diagnostics;
+    if (test.seconds >= 0) {
+        n.seconds = test.seconds;
+    }
+    for (const auto &sub : test.subtests) {
+        n.children.push_back(ktap_node(sub));
+    }
+    return n;
+}
+
+} // namespace
+
 void write_ktap_results(std::ostream &out, const std::vector<TestResult> &tests, int indent) {
-    const std::string pad(static_cast<std::size_t>(std::max(indent, 0)), ' ');
-    const std::string child_pad = pad + "    ";
     int number = 0;
     for (const auto &test : tests) {
-        ++number;
-        const std::string name = test.name.empty() ? "(unnamed)" : escape_ktap_name(test.name);
-        if (!test.subtests.empty()) {
-            out << child_pad << "KTAP version 1\n";
-            out << child_pad << "# Subtest: " << name << '\n';
-            out << child_pad << "1.." << test.subtests.size() << '\n';
-            write_ktap_results(out, test.subtests, indent + 4);
-        }
-        for (const auto &diag : test.diagnostics) {
-            write_diagnostic(out, pad, diag);
-        }
-        if (test.seconds >= 0) {
-            out << pad << "# time=" << format_seconds(test.seconds) << '\n';
-        }
-        const bool ok = test.status == Status::Pass || test.status == Status::Skip;
-        out << pad << (ok ? "ok " : "not ok ") << number << ' ' << name;
-        if (test.status == Status::Skip) {
-            out << " # SKIP";
-            if (!test.skip_reason.empty()) {
-                out << ' ' << escape_ktap_name(test.skip_reason);
-            }
-        }
-        out << '\n';
+        ktap::write_result(out, ktap_node(test), ++number, std::max(indent, 0) / 4);
     }
 }
 

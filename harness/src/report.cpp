@@ -1,5 +1,7 @@
 #include "ptlab/report.hpp"
 
+#include "ktap_writer.hpp"
+
 #include "ptlab/lines.hpp"
 
 #include <nlohmann/json.hpp>
@@ -511,7 +513,7 @@ void write_ktap_block(std::ostream &out, const Summary &summary, const std::stri
     for (auto &finding : summary_findings_as_results(summary)) {
         children.push_back(std::move(finding));
     }
-    const std::string name = escape_ktap_name(label.empty() ? std::string("run") : label);
+    const std::string name = ktap::escape(label.empty() ? std::string("run") : label);
     out << "KTAP version 1\n1..1\n";
     if (!children.empty()) {
         out << "    KTAP version 1\n";

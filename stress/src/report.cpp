@@ -1,5 +1,7 @@
 #include "report.hpp"
 
+#include "ktap_writer.hpp"
+
 namespace ptlab {
 
 std::string_view result_name(Result r) {
@@ -67,73 +69,35 @@ int exit_code_for(const std::vector<TestNode> &tests) {
     return all_skip ? 4 : 0;
 }
 
-std::string ktap_escape_name(std::string_view name) {
-    std::string out;
-    for (const char c : name) {
-        out += (c == '#' || c == '\n' || c == '\r') ? '_' : c;
-    }
-    return out.empty() ? std::string("unnamed") : out;
-}
-
 namespace {
 
-std::string single_line(std::string_view s) {
-    std::string out(s);
-    for (auto &c : out) {
-        if (c == '\n' || c == '\r') {
-            c = ' ';
-        }
+ktap::Node ktap_node(const TestNode &t) {
+    ktap::Node n;
+    n.name = t.name;
+    n.outcome = t.result == Result::Fail   ? ktap::Outcome::NotOk
+                : t.result == Result::Skip ? ktap::Outcome::Skip
+                                           : ktap::Outcome::Ok;
+    n.skip_reason = t.skip_reason;
+    n.diagnostics = t.diagnostics;
+    for (const auto &child : t.children) {
+        n.children.push_back(ktap_node(child));
     }
-    return out;
-}
-
-void write_diagnostics(std::ostream &out, const std::string &indent,
-                       const std::vector<std::string> &diags) {
-    for (const auto &d : diags) {
-        std::string_view rest = d;
-        for (;;) {
-            const auto nl = rest.find('\n');
-            out << indent << "# " << rest.substr(0, nl) << '\n';
-            if (nl == std::string_view::npos) {
-                break;
-            }
-            rest.remove_prefix(nl + 1);
-        }
-    }
+    return n;
 }
 
 } // namespace
 
 void write_ktap_test(std::ostream &out, const TestNode &t, int n, int depth) {
-    const std::string indent(static_cast<std::size_t>(depth) * 4, ' ');
-    const std::string name = ktap_escape_name(t.name);
-    if (!t.children.empty()) {
-        const std::string sub = indent + "    ";
-        out << sub << "KTAP version 1\n";
-        out << sub << "# Subtest: " << name << '\n';
-        out << sub << "1.." << t.children.size() << '\n';
-        int i = 0;
-        for (const auto &c : t.children) {
-            write_ktap_test(out, c, ++i, depth + 1);
-        }
-    }
-    write_diagnostics(out, indent, t.diagnostics);
-    out << indent << (t.result == Result::Fail ? "not ok " : "ok ") << n << ' ' << name;
-    if (t.result == Result::Skip) {
-        out << " # SKIP " << single_line(t.skip_reason);
-    }
-    out << '\n';
+    ktap::write_result(out, ktap_node(t), n, depth);
 }
 
 void write_ktap(std::ostream &out, const std::vector<TestNode> &tests,
                 const std::vector<std::string> &header_diagnostics) {
-    out << "KTAP version 1\n";
-    write_diagnostics(out, "", header_diagnostics);
-    out << "1.." << tests.size() << '\n';
-    int i = 0;
+    std::vector<ktap::Node> nodes;
     for (const auto &t : tests) {
-        write_ktap_test(out, t, ++i, 0);
+        nodes.push_back(ktap_node(t));
     }
+    ktap::write_document(out, nodes, header_diagnostics);
 }
 
 nlohmann::json to_json(const TestNode &t) {

@@ -47,7 +47,6 @@ void write_ktap_test(std::ostream &out, const TestNode &t, int n, int depth = 0)
 // A whole KTAP document: header, plan, tests.
 void write_ktap(std::ostream &out, const std::vector<TestNode> &tests,
                 const std::vector<std::string> &header_diagnostics);
-std::string ktap_escape_name(std::string_view name); // no '#', no newlines
 
 nlohmann::json to_json(const TestNode &t);
 

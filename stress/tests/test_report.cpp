@@ -1,4 +1,5 @@
 // The KTAP and JSON writers.
+#include "ktap_writer.hpp"
 #include "report.hpp"
 
 #include <gtest/gtest.h>
@@ -79,8 +80,8 @@ TEST(Report, SkippedWorkloadIsOneLine) {
 }
 
 TEST(Report, NamesCannotBreakKtap) {
-    EXPECT_EQ(ktap_escape_name("a # b"), "a _ b");
-    EXPECT_EQ(ktap_escape_name(""), "unnamed");
+    EXPECT_EQ(ktap::escape("a # b"), "a \\# b");
+    EXPECT_EQ(ktap::escape(""), "(unnamed)");
 }
 
 TEST(Report, ExitCodes) {

@@ -39,11 +39,8 @@ KtapLog parse_ktap(const std::vector<std::string> &lines);
 /// True if this result or any descendant has the given status.
 bool contains_status(const TestResult &test, Status status);
 
-/// Serialise results as KTAP lines ("ok N name", nested blocks with "# Subtest:" and plans,
-/// diagnostics as "# ..." lines, "# time=" lines and "# SKIP" directives) at the given indent.
+/// Serialise results as KTAP at the given indent (a multiple of 4), through the lab's one
+/// KTAP writer (ktap/ktap_writer.hpp).
 void write_ktap_results(std::ostream &out, const std::vector<TestResult> &tests, int indent = 0);
-
-/// Escape '#' in a test name so it is not read back as a directive.
-std::string escape_ktap_name(std::string_view name);
 
 } // namespace ptlab
