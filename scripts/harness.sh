@@ -10,7 +10,7 @@ build() {
 	cmake -S "$TOP/harness" -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 	cmake --build "$dir" -j"$(nproc)"
 }
-if [ -x "$dir/ptlab" ] && [ -z "$(find "$TOP/harness" -newer "$dir/ptlab" -type f -print -quit)" ]; then
+if [ -x "$dir/ptlab" ] && [ -z "$(find "$TOP/harness" "$TOP/ktap" -newer "$dir/ptlab" -type f -print -quit)" ]; then
 	exit 0
 fi
 run_step "harness: building build/harness/ptlab" "$BUILD/logs/harness.log" build

@@ -35,11 +35,11 @@ HOST=$BUILD/stress-host
 LOGS=$BUILD/logs
 STAMP=.ptlab-built
 
-# up_to_date DIR BINARY: BINARY exists and no file under stress/ (nor this script) is newer
+# up_to_date DIR BINARY: BINARY exists and no file under stress/ or ktap/ (nor this script) is newer
 # than DIR's last successful build.
 up_to_date() {
 	[ -x "$1/$2" ] && [ -f "$1/$STAMP" ] || return 1
-	[ -z "$(find "$STRESS" "$TOP/scripts/stress.sh" -path "$STRESS/build" -prune -o \
+	[ -z "$(find "$STRESS" "$TOP/ktap" "$TOP/scripts/stress.sh" -path "$STRESS/build" -prune -o \
 		-newer "$1/$STAMP" -print -quit)" ]
 }
 
