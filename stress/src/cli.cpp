@@ -169,9 +169,6 @@ CLI::Option *add_common_options(CLI::App &app, Options &o) {
                  "children), so injected faults hit the workloads, not exec or start-up");
     app.add_flag("--json", o.json, "print one JSON report on stdout instead of KTAP");
     app.add_flag("--list", o.list, "list the workloads and exit");
-    app.add_option("--skip-file", o.skip_file,
-                   "when the result is SKIP, write the reason to PATH (for the guest's plans)")
-        ->type_name("PATH");
     app.add_option("--knobs-from", o.knobs_from,
                    "read ptlab.seed=N and ptlab.stress_seconds=N from this kernel command line "
                    "(/proc/cmdline in the guest) where the options above are not given")

@@ -39,7 +39,6 @@ struct Options {
     bool seed_given = false;
     bool json = false;
     bool list = false;
-    std::string skip_file;          // where to write the reason of a SKIP
     std::string knobs_from;         // a kernel command line: ptlab.seed=, ptlab.stress_seconds=
     unsigned mem_percent = 0;       // share of MemAvailable for memory workloads, 0 = automatic
     std::vector<unsigned> ipa_bits; // kvm: IPA sizes to test; empty = 32..48 as allowed

@@ -93,16 +93,6 @@ TestNode teardown_check(const Meminfo &before, std::uint64_t own_pages_before) {
     return node;
 }
 
-std::string skip_reasons(const std::vector<TestNode> &tests) {
-    std::string out;
-    for (const auto &t : tests) {
-        if (t.result == Result::Skip) {
-            out += (out.empty() ? "" : "; ") + t.name + ": " + t.skip_reason;
-        }
-    }
-    return out;
-}
-
 std::vector<std::unique_ptr<Workload>> workloads_of(const std::string &command) {
     std::vector<std::unique_ptr<Workload>> workloads;
     if (command == "thp" || command == "all") {
@@ -268,10 +258,6 @@ int run_workloads(const Options &opts) {
             write_ktap_test(out, r, ++n, 0);
         }
         out << std::flush;
-    }
-    if (rc == kExitSkip && !opts.skip_file.empty()) {
-        std::ofstream f(opts.skip_file);
-        f << skip_reasons(results) << '\n';
     }
     return rc;
 }

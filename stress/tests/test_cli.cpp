@@ -58,11 +58,10 @@ TEST(Cli, OptionsBeforeOrAfterTheSubcommand) {
 }
 
 TEST(Cli, Iterations) {
-    const auto p = parse({"all", "--iterations", "7", "--skip-file", "/tmp/x"});
+    const auto p = parse({"all", "--iterations", "7"});
     ASSERT_FALSE(p.res.exit_code) << p.err;
     EXPECT_EQ(*p.res.options.iterations, 7U);
     EXPECT_DOUBLE_EQ(p.res.options.effective_duration(), 0.0);
-    EXPECT_EQ(p.res.options.skip_file, "/tmp/x");
 }
 
 TEST(Cli, EachWorkloadOwnsItsDefaultDuration) {
