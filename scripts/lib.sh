@@ -56,22 +56,9 @@ elapsed() {
 	fi
 }
 
-# Debian package for each external tool the lab runs.
+# The Debian package of a program the lab runs (configs/tool-packages), or "?".
 tool_package() {
-	case $1 in
-	aarch64-linux-gnu-gcc) echo gcc-aarch64-linux-gnu ;;
-	aarch64-linux-gnu-g++) echo g++-aarch64-linux-gnu ;;
-	qemu-system-aarch64) echo qemu-system-arm ;;
-	ccache | flex | bison | bc | cpio | git | cmake | make | gzip | rsync | shellcheck | mmdebstrap | tar | perl) echo "$1" ;;
-	gnuplot) echo gnuplot-nox ;;
-	unshare | flock) echo util-linux ;;
-	chroot | sha256sum) echo coreutils ;;
-	clang-format) echo clang-format ;;
-	depmod) echo kmod ;;
-	xz) echo xz-utils ;;
-	gcc | g++) echo "$1" ;;
-	*) echo "?" ;;
-	esac
+	awk -v p="$1" '$1 == p { print $2; found = 1 } END { if (!found) print "?" }' "$TOP/configs/tool-packages"
 }
 
 need_tool() {

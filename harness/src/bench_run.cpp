@@ -7,6 +7,7 @@
 #include "ptlab/kernel_build.hpp"
 #include "ptlab/lines.hpp"
 #include "ptlab/process.hpp"
+#include "ptlab/run_guest.hpp"
 #include "ptlab/tools.hpp"
 #include "ptlab/tree.hpp"
 
@@ -26,26 +27,18 @@ const std::vector<std::string> all_layouts = {"thp-private", "thp-shared", "pte-
                                               "pte-shared"};
 const std::vector<std::string> all_access = {"write", "read"};
 
-std::string joined(const std::vector<std::string> &words, const char *sep) {
-    std::string out;
-    for (const auto &w : words) {
-        out += (out.empty() ? "" : sep) + w;
-    }
-    return out;
-}
-
 /// A comma-separated list, every word one of valid.
 std::vector<std::string> parse_choices(const std::string &name, const std::string &text,
                                        const std::vector<std::string> &valid) {
     if (text.empty() || text.front() == ',' || text.back() == ',' ||
         text.find(",,") != std::string::npos) {
-        throw KnobError(name + " must be a comma-separated list of: " + joined(valid, " ") +
+        throw KnobError(name + " must be a comma-separated list of: " + join_words(valid, " ") +
                         "; not '" + text + "'");
     }
     std::vector<std::string> words = split_words(text);
     for (const auto &w : words) {
         if (std::find(valid.begin(), valid.end(), w) == valid.end()) {
-            throw KnobError(name + ": unknown '" + w + "'; valid: " + joined(valid, " "));
+            throw KnobError(name + ": unknown '" + w + "'; valid: " + join_words(valid, " "));
         }
     }
     return words;
@@ -100,10 +93,12 @@ std::string host_load() {
 void keep_run(const fs::path &from, const fs::path &to) {
     fs::remove_all(to);
     fs::create_directories(to);
-    for (const char *name :
-         {"console.log", "qemu.stderr", "guest.json", "result.json", "result.xml", "result.ktap"}) {
-        if (fs::exists(from / name)) {
-            fs::copy_file(from / name, to / name, fs::copy_options::overwrite_existing);
+    const RunFiles files = run_files(from.string());
+    for (const auto *file : {&files.console_log, &files.qemu_stderr, &files.guest_json,
+                             &files.result_json, &files.result_xml, &files.result_ktap}) {
+        const fs::path path(*file);
+        if (fs::exists(path)) {
+            fs::copy_file(path, to / path.filename(), fs::copy_options::overwrite_existing);
         }
     }
 }
@@ -246,12 +241,12 @@ std::string bench_cmdline(const BenchRequest &r) {
     std::string line = "ptlab.bench_reps=" + std::to_string(r.reps) +
                        " ptlab.bench_warmup=" + std::to_string(r.warmup) +
                        " ptlab.bench_seconds=" + r.seconds +
-                       " ptlab.bench_access=" + joined(r.access, ",");
+                       " ptlab.bench_access=" + join_words(r.access, ",");
     if (!r.threads.empty()) {
-        line += " ptlab.bench_threads=" + joined(r.threads, ",");
+        line += " ptlab.bench_threads=" + join_words(r.threads, ",");
     }
     if (!r.layouts.empty()) {
-        line += " ptlab.bench_layouts=" + joined(r.layouts, ",");
+        line += " ptlab.bench_layouts=" + join_words(r.layouts, ",");
     }
     return line;
 }
@@ -262,7 +257,7 @@ int run_bench(const Layout &layout, const BenchRequest &r, std::ostream &out,
     if (tree.resolve_step(r.base) == tree.resolve_step(r.head)) {
         throw KnobError("BASE=" + r.base + " and HEAD=" + r.head + " are the same commit");
     }
-    need_tools({"gnuplot"});
+    need_tools(layout.tool_packages(), {"gnuplot"});
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::string> flavours = {"bench"};
     if (r.lockstat_rounds > 0) {

@@ -63,30 +63,6 @@ std::string steps_taken(const Tree &tree) {
     return steps;
 }
 
-/// The environment of `git bisect run`'s steps: the request as make's variables.
-std::map<std::string, std::string> step_env(const Layout &layout, const Request &request) {
-    std::string allow;
-    for (const auto &kind : request.allow) {
-        allow += (allow.empty() ? "" : " ") + kind;
-    }
-    std::string plans;
-    for (const auto &plan : request.plans) {
-        plans += (plans.empty() ? "" : " ") + plan;
-    }
-    return {{"PTLAB_TOP", layout.top.string()},
-            {"PTLAB_BUILD", layout.build.string()},
-            {"CONFIG", request.config},
-            {"FLAVOUR", request.flavour},
-            {"PLANS", plans},
-            {"TIMEOUT", std::to_string(request.timeout_seconds)},
-            {"ALLOW", allow},
-            {"PTLAB_ARGS", request.extra_args},
-            {"PTLAB_MACHINE", request.machine},
-            {"SMP", request.smp == 0 ? "" : std::to_string(request.smp)},
-            {"MEM", request.memory_mib == 0 ? "" : std::to_string(request.memory_mib)},
-            {"V", "0"}};
-}
-
 /// Ends the bisection however the scope ends; KeepHead then restores the user's HEAD.
 class BisectSession {
 public:
@@ -180,7 +156,7 @@ int bisect(const Layout &layout, const Request &request, const BisectRequest &b,
     if (!tree.is_ancestor(good_sha, bad_sha)) {
         throw std::runtime_error("GOOD (" + good + ") is not an ancestor of BAD (" + bad + ")");
     }
-    need_tools({"qemu-system-aarch64"});
+    need_tools(layout.tool_packages(), {"qemu-system-aarch64"});
     // Once for the whole bisection; each step then builds only its kernel.
     build_guest_userspace(layout);
     progress.say("bisect: " + request.config + ", plans '" + plans_dirname(request.plans) + "', " +
@@ -193,7 +169,13 @@ int bisect(const Layout &layout, const Request &request, const BisectRequest &b,
     tree.git({"bisect", "start", bad_sha, good_sha});
     std::optional<BisectSession> session(std::in_place, tree);
     ProcessOptions run;
-    run.env = step_env(layout, request);
+    // The steps read the same request back from their environment, quietly and building.
+    Request quiet = request;
+    quiet.verbose = false;
+    quiet.prebuilt = false;
+    run.env = request_env(quiet);
+    run.env["PTLAB_TOP"] = layout.top.string();
+    run.env["PTLAB_BUILD"] = layout.build.string();
     run.log = log;
     run.tee = request.verbose ? &progress.stream() : nullptr;
     const int rc = run_process(

@@ -42,11 +42,8 @@ RunGuestArgs guest_args(const Layout &layout, const Request &request, const Buil
 }
 
 std::string label_of(const Request &request, const std::string &step_name) {
-    std::string plans;
-    for (const auto &plan : request.plans) {
-        plans += (plans.empty() ? "" : " ") + plan;
-    }
-    return plans + "@" + request.config + "-" + request.flavour + "/" + step_name;
+    return join_words(request.plans, " ") + "@" + request.config + "-" + request.flavour + "/" +
+           step_name;
 }
 
 } // namespace
@@ -74,7 +71,7 @@ void write_promises(const Layout &layout, const Request &request, const KernelDi
 }
 
 void write_initramfs(const Layout &layout, const KernelDir &dir) {
-    need_tools({"gzip"});
+    need_tools(layout.tool_packages(), {"gzip"});
     const std::string pid = std::to_string(getpid());
     const fs::path list = dir.dir / ("initramfs-kernel.txt." + pid);
     {
@@ -105,12 +102,8 @@ void write_initramfs(const Layout &layout, const KernelDir &dir) {
 }
 
 std::string plan_cmdline(const Request &request, const std::string &step_name) {
-    std::string plans;
-    for (const auto &plan : request.plans) {
-        plans += (plans.empty() ? "" : ",") + plan;
-    }
-    std::string line =
-        "ptlab.plans=" + plans + " ptlab.config=" + request.config + " ptlab.step=" + step_name;
+    std::string line = "ptlab.plans=" + join_words(request.plans, ",") +
+                       " ptlab.config=" + request.config + " ptlab.step=" + step_name;
     if (!request.extra_args.empty()) {
         line += " " + request.extra_args;
     }

@@ -231,8 +231,8 @@ BuiltKernel build_kernel(const Layout &layout, const KernelTarget &target,
                          const BuildOptions &options, const Progress &progress) {
     check_config_name(target.config, layout);
     check_flavour_name(target.flavour, layout);
-    need_tools(
-        {"aarch64-linux-gnu-gcc", "ccache", "flex", "bison", "bc", "make", "depmod", "rsync"});
+    need_tools(layout.tool_packages(), {"aarch64-linux-gnu-gcc", "ccache", "flex", "bison", "bc",
+                                        "make", "depmod", "rsync"});
     const Tree tree(layout.src());
     if (!tree.exists()) {
         throw std::runtime_error("build/linux does not exist: run 'make source' first");

@@ -1,5 +1,7 @@
 #include "ptlab/layout.hpp"
 
+#include "ptlab/lines.hpp"
+
 #include <algorithm>
 
 namespace ptlab {
@@ -80,12 +82,6 @@ fs::path Layout::run_dir(const std::string &config, const std::string &flavour,
     return build / "runs" / (config + "-" + flavour) / step_name / plans_dirname(plans);
 }
 
-std::string plans_dirname(const std::vector<std::string> &plans) {
-    std::string name;
-    for (const auto &plan : plans) {
-        name += (name.empty() ? "" : "+") + plan;
-    }
-    return name;
-}
+std::string plans_dirname(const std::vector<std::string> &plans) { return join_words(plans, "+"); }
 
 } // namespace ptlab

@@ -268,4 +268,15 @@ std::string sanitize_utf8(std::string_view s) {
     return out;
 }
 
+std::string join_words(const std::vector<std::string> &words, std::string_view sep) {
+    std::string out;
+    for (const auto &word : words) {
+        if (!out.empty()) {
+            out += sep;
+        }
+        out += word;
+    }
+    return out;
+}
+
 } // namespace ptlab

@@ -1,5 +1,6 @@
 #include "ptlab/request.hpp"
 
+#include "ptlab/lines.hpp"
 #include "ptlab/splat.hpp"
 
 #include <algorithm>
@@ -11,14 +12,6 @@
 namespace ptlab {
 
 namespace {
-
-std::string joined(const std::vector<std::string> &names) {
-    std::string out;
-    for (const auto &name : names) {
-        out += (out.empty() ? "" : " ") + name;
-    }
-    return out;
-}
 
 bool contains(const std::vector<std::string> &names, const std::string &name) {
     return std::find(names.begin(), names.end(), name) != names.end();
@@ -123,25 +116,25 @@ std::vector<std::string> split_words(const std::string &text) {
 void check_config_name(const std::string &config, const Layout &layout) {
     if (!contains(layout.config_names(), config)) {
         throw KnobError("unknown CONFIG '" + config +
-                        "'; valid names: " + joined(layout.config_names()));
+                        "'; valid names: " + join_words(layout.config_names(), " "));
     }
 }
 
 void check_flavour_name(const std::string &flavour, const Layout &layout) {
     if (!contains(layout.flavour_names(), flavour)) {
         throw KnobError("unknown FLAVOUR '" + flavour +
-                        "'; valid names: " + joined(layout.flavour_names()));
+                        "'; valid names: " + join_words(layout.flavour_names(), " "));
     }
 }
 
 void check_plan_names(const std::vector<std::string> &plans, const Layout &layout) {
     if (plans.empty()) {
-        throw KnobError("PLANS is empty; valid plans: " + joined(layout.plan_names()));
+        throw KnobError("PLANS is empty; valid plans: " + join_words(layout.plan_names(), " "));
     }
     for (const auto &plan : plans) {
         if (!contains(layout.plan_names(), plan)) {
             throw KnobError("unknown plan '" + plan +
-                            "'; valid plans: " + joined(layout.plan_names()));
+                            "'; valid plans: " + join_words(layout.plan_names(), " "));
         }
     }
 }
@@ -166,7 +159,7 @@ Request request_from(const Getenv &env, const Layout &layout) {
     for (const auto &kind : r.allow) {
         if (!contains(splat_kinds(), kind)) {
             throw KnobError("ALLOW: unknown splat kind '" + kind +
-                            "'; valid: " + joined(splat_kinds()));
+                            "'; valid: " + join_words(splat_kinds(), " "));
         }
     }
     r.extra_args = knob_value(env, "PTLAB_ARGS");
@@ -174,6 +167,20 @@ Request request_from(const Getenv &env, const Layout &layout) {
     r.verbose = knob_value(env, "V") == "1";
     r.prebuilt = knob_value(env, "PREBUILT") == "1";
     return r;
+}
+
+std::map<std::string, std::string> request_env(const Request &r) {
+    return {{"CONFIG", r.config},
+            {"FLAVOUR", r.flavour},
+            {"PLANS", join_words(r.plans, " ")},
+            {"TIMEOUT", std::to_string(r.timeout_seconds)},
+            {"SMP", r.smp == 0 ? "" : std::to_string(r.smp)},
+            {"MEM", r.memory_mib == 0 ? "" : std::to_string(r.memory_mib)},
+            {"ALLOW", join_words(r.allow, " ")},
+            {"PTLAB_ARGS", r.extra_args},
+            {"PTLAB_MACHINE", r.machine},
+            {"V", r.verbose ? "1" : "0"},
+            {"PREBUILT", r.prebuilt ? "1" : "0"}};
 }
 
 } // namespace ptlab

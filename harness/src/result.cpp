@@ -1,5 +1,7 @@
 #include "ptlab/result.hpp"
 
+#include "ptlab/lines.hpp"
+
 #include <set>
 #include <stdexcept>
 
@@ -39,11 +41,7 @@ std::string result_field(const nlohmann::json &j, const std::string &field) {
     if (field == "failing-tests") {
         std::set<std::string> names;
         failing_names(j.value("tests", nlohmann::json::array()), names);
-        std::string joined;
-        for (const auto &name : names) {
-            joined += (joined.empty() ? "" : ", ") + name;
-        }
-        return joined;
+        return join_words({names.begin(), names.end()}, ", ");
     }
     throw std::runtime_error("no result field '" + field +
                              "'; fields: reason verdict failing-tests first-splat");

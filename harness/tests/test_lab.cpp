@@ -11,6 +11,7 @@
 #include "ptlab/matrix.hpp"
 #include "ptlab/process.hpp"
 #include "ptlab/request.hpp"
+#include "ptlab/tools.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -80,6 +81,20 @@ TEST(Request, PlansMaySeparateBySpacesOrCommas) {
     EXPECT_EQ(plans_dirname(r.plans), "boot+audit+thp");
     EXPECT_EQ(plan_cmdline(r, "series-head"),
               "ptlab.plans=boot,audit,thp ptlab.config=4k-48 ptlab.step=series-head");
+}
+
+TEST(Tools, AMissingProgramNamesItsPackageFromTheOneTable) {
+    const auto table = real_layout().tool_packages();
+    EXPECT_EQ(package_of_tool(table, "aarch64-linux-gnu-gcc"), "gcc-aarch64-linux-gnu");
+    EXPECT_EQ(package_of_tool(table, "qemu-system-aarch64"), "qemu-system-arm");
+    EXPECT_EQ(package_of_tool(table, "no-such-program"), "");
+    try {
+        need_tools(table, {"sh", "gnuplot-but-not-really"});
+        FAIL() << "a missing program was accepted";
+    } catch (const std::runtime_error &e) {
+        EXPECT_EQ(std::string(e.what()), "'gnuplot-but-not-really' not found: install Debian "
+                                         "package (unknown) (or run 'make deps')");
+    }
 }
 
 TEST(Layout, RunFolderAndKernelFolderFollowTheRequest) {
@@ -311,7 +326,7 @@ TEST_F(Lab, MatrixOfFakeCellsNamesWhatStoppedEach) {
     EXPECT_EQ(j["cells"][9]["outcome"], "fail");
     EXPECT_NE(j["cells"][9]["reason"].get<std::string>().find("panic"), std::string::npos);
     EXPECT_TRUE(std::filesystem::exists(lab_->layout().results() / "matrix.xml"));
-    // The cells booted with the matrix's stress seconds.
+    // Every cell that built was booted: its console is in its run folder.
     EXPECT_NE(read_text_file(lab_->layout().run_dir("64k-42", "debug", "series-base", {"boot"}) /
                              "console.log")
                   .size(),

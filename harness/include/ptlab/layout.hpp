@@ -47,6 +47,8 @@ struct Layout {
                                                   const std::string &flavour) const;
     [[nodiscard]] fs::path expectations() const { return top / "configs/expectations.json"; }
     [[nodiscard]] fs::path machine() const { return top / "configs/machine/arm64.json"; }
+    /// Which Debian package provides each program the lab runs.
+    [[nodiscard]] fs::path tool_packages() const { return top / "configs/tool-packages"; }
     [[nodiscard]] fs::path plan_file(const std::string &plan) const;
     [[nodiscard]] fs::path module_sources() const { return top / "module"; }
     /// The glue scripts that build the guest's user space (scripts/stress.sh, rootfs.sh).

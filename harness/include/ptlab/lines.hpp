@@ -37,6 +37,9 @@ struct ConsoleLines {
 /// lines before each printk timestamp ("[%5lu.%06lu]") that does not begin the line.
 ConsoleLines untangle_console(const std::vector<std::string> &raw);
 
+/// The words with sep between them: "boot audit", "boot,audit".
+std::string join_words(const std::vector<std::string> &words, std::string_view sep);
+
 /// Number of columns of leading whitespace (tabs advance to the next multiple of 8).
 int indentation_of(std::string_view s);
 

@@ -40,7 +40,7 @@ void write_matrix_junit(std::ostream &out, const std::vector<MatrixCell> &cells)
 struct MatrixRequest {
     std::vector<std::string> configs; ///< CONFIGS: every geometry by default
     Request boot;                     ///< MATRIX_PLANS as its plans; flavour, timeout, ...
-    int stress_seconds = 10;          ///< MATRIX_STRESS_SECONDS, per workload per cell
+    int stress_seconds = 0;           ///< MATRIX_STRESS_SECONDS, per workload per cell
 };
 MatrixRequest matrix_request_from(const Getenv &env, const Layout &layout);
 

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -49,6 +50,10 @@ struct Request {
 
 /// Reads and checks the knobs; throws KnobError naming the knob and what is valid.
 Request request_from(const Getenv &env, const Layout &layout);
+
+/// The make variables that request_from() reads back into the same request (a child ptlab's
+/// environment: git bisect run's steps). STEP is left out: a step is what it is given.
+std::map<std::string, std::string> request_env(const Request &request);
 
 /// The value of a knob, or its fallback.
 std::string knob_value(const Getenv &env, const std::string &name);
