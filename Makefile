@@ -50,14 +50,15 @@ run: source harness
 shell: source harness
 	@"$(PTLAB)" run --shell
 
+# The checks are tests/checks.json, run in order by ptlab (ptlab test --list).
 check: source harness
-	@scripts/test.sh --host-only
+	@"$(PTLAB)" test --host-only
 
-test: deps
-	@scripts/test.sh
+test: deps harness
+	@"$(PTLAB)" test
 
-test-full: deps
-	@scripts/test.sh --full
+test-full: deps harness
+	@"$(PTLAB)" test --full
 
 matrix: source harness
 	@"$(PTLAB)" matrix

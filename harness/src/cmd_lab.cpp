@@ -4,13 +4,16 @@
 #include "ptlab/bisect.hpp"
 #include "ptlab/boot.hpp"
 #include "ptlab/kernel_build.hpp"
+#include "ptlab/lab_test.hpp"
 #include "ptlab/layout.hpp"
+#include "ptlab/lines.hpp"
 #include "ptlab/matrix.hpp"
 #include "ptlab/request.hpp"
 #include "ptlab/tree.hpp"
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <ostream>
 
@@ -151,6 +154,54 @@ public:
     }
 };
 
+class TestCommand final : public Command {
+public:
+    void add(CLI::App &app) override {
+        sub_ = app.add_subcommand("test", "the checks of tests/checks.json, one KTAP stream; the "
+                                          "last line is 'N passed, N failed' (make test)");
+        auto *host = sub_->add_flag("--host-only", host_only_, "no guest boots (make check)");
+        sub_->add_flag("--full", full_, "also the full suite's boots (make test-full)")
+            ->excludes(host);
+        sub_->add_option("--only", options_.only,
+                         "only the checks whose name matches this "
+                         "regular expression");
+        sub_->add_flag("--list", options_.list, "list the selected checks, run nothing");
+        sub_->add_option("--table", table_, "the check table (default: tests/checks.json)");
+    }
+    int run(std::ostream &out, std::ostream &err) override {
+        const Layout layout = lab_layout();
+        options_.suite = host_only_ ? Suite::Host : full_ ? Suite::Full : Suite::Guest;
+        // Its own folder: make bench and make matrix results in build/results stay.
+        const CheckPlaces places{layout, layout.results() / "test", self_path()};
+        const auto checks =
+            load_checks(nlohmann::json::parse(read_text_file(
+                            table_.empty() ? layout.top / "tests/checks.json" : fs::path(table_))),
+                        places);
+        if (!options_.list) {
+            fs::remove_all(places.results);
+        }
+        const auto start = std::chrono::steady_clock::now();
+        run_checks(checks, places, options_, err);
+        if (options_.list) {
+            return 0;
+        }
+        err << "== summary (make test took "
+            << elapsed_text(
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count())
+            << ")\n";
+        return summarize(
+            {(places.results / "checks.ktap").string()},
+            {(places.results / "summary.json").string(), (places.results / "summary.xml").string()},
+            out);
+    }
+
+private:
+    bool host_only_ = false;
+    bool full_ = false;
+    TestOptions options_;
+    std::string table_;
+};
+
 class KnobsCommand final : public Command {
 public:
     void add(CLI::App &app) override {
@@ -237,6 +288,7 @@ void add_lab_commands(Commands &into) {
     into.push_back(std::make_unique<BisectCommand>());
     into.push_back(std::make_unique<MatrixCommand>());
     into.push_back(std::make_unique<BenchCommand>());
+    into.push_back(std::make_unique<TestCommand>());
     into.push_back(std::make_unique<KnobsCommand>());
     into.push_back(std::make_unique<LayoutCommand>());
     into.push_back(std::make_unique<AmCommand>());

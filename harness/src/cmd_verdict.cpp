@@ -59,64 +59,6 @@ int result_get(const std::string &path, const std::string &field, std::ostream &
     return 0;
 }
 
-TestResult group_of(std::string name, std::vector<TestResult> leaves) {
-    TestResult group;
-    group.name = std::move(name);
-    group.subtests = std::move(leaves);
-    const bool failed =
-        contains_status(group, Status::Fail) || contains_status(group, Status::Error);
-    group.status = failed ? Status::Fail : Status::Pass;
-    if (group.subtests.empty()) {
-        group.status = Status::Skip;
-        group.skip_reason = "no tests in report";
-    }
-    return group;
-}
-
-int summarize(const std::vector<std::string> &files, const OutputOptions &outputs,
-              std::ostream &out) {
-    Summary summary;
-    for (const auto &file : files) {
-        const std::string text = read_text_file(file);
-        const std::string stem = std::filesystem::path(file).stem().string();
-        if (looks_like_gtest_json(text)) {
-            summary.tests.push_back(group_of(stem, import_gtest_json(text)));
-            continue;
-        }
-        const std::string_view head = trim_left(text);
-        if (!head.empty() && head[0] == '{') {
-            throw std::runtime_error(file + ": JSON but not a GoogleTest report");
-        }
-        KtapLog ktap = parse_ktap(split_lines(text));
-        if (!ktap.found) {
-            TestResult missing;
-            missing.name = stem;
-            missing.status = Status::Error;
-            missing.diagnostics.push_back(file + ": no KTAP output found");
-            summary.tests.push_back(std::move(missing));
-            continue;
-        }
-        for (auto &test : ktap.root.subtests) {
-            summary.tests.push_back(std::move(test));
-        }
-        if (ktap.root.status == Status::Error) {
-            TestResult error;
-            error.name = stem + ": ktap";
-            error.status = Status::Error;
-            error.diagnostics = std::move(ktap.root.diagnostics);
-            summary.tests.push_back(std::move(error));
-        }
-    }
-    const Counts counts = count_summary(summary);
-    summary.pass = counts.failed == 0;
-    if (!summary.pass) {
-        summary.reason = reason::test_failures;
-    }
-    print_report(out, summary);
-    write_outputs(outputs, summary);
-    return summary.pass ? 0 : 1;
-}
-
 class CheckLogCommand final : public Command {
 public:
     void add(CLI::App &app) override {
@@ -229,6 +171,68 @@ private:
 };
 
 } // namespace
+
+namespace {
+
+TestResult group_of(std::string name, std::vector<TestResult> leaves) {
+    TestResult group;
+    group.name = std::move(name);
+    group.subtests = std::move(leaves);
+    const bool failed =
+        contains_status(group, Status::Fail) || contains_status(group, Status::Error);
+    group.status = failed ? Status::Fail : Status::Pass;
+    if (group.subtests.empty()) {
+        group.status = Status::Skip;
+        group.skip_reason = "no tests in report";
+    }
+    return group;
+}
+
+} // namespace
+
+int summarize(const std::vector<std::string> &files, const OutputOptions &outputs,
+              std::ostream &out) {
+    Summary summary;
+    for (const auto &file : files) {
+        const std::string text = read_text_file(file);
+        const std::string stem = std::filesystem::path(file).stem().string();
+        if (looks_like_gtest_json(text)) {
+            summary.tests.push_back(group_of(stem, import_gtest_json(text)));
+            continue;
+        }
+        const std::string_view head = trim_left(text);
+        if (!head.empty() && head[0] == '{') {
+            throw std::runtime_error(file + ": JSON but not a GoogleTest report");
+        }
+        KtapLog ktap = parse_ktap(split_lines(text));
+        if (!ktap.found) {
+            TestResult missing;
+            missing.name = stem;
+            missing.status = Status::Error;
+            missing.diagnostics.push_back(file + ": no KTAP output found");
+            summary.tests.push_back(std::move(missing));
+            continue;
+        }
+        for (auto &test : ktap.root.subtests) {
+            summary.tests.push_back(std::move(test));
+        }
+        if (ktap.root.status == Status::Error) {
+            TestResult error;
+            error.name = stem + ": ktap";
+            error.status = Status::Error;
+            error.diagnostics = std::move(ktap.root.diagnostics);
+            summary.tests.push_back(std::move(error));
+        }
+    }
+    const Counts counts = count_summary(summary);
+    summary.pass = counts.failed == 0;
+    if (!summary.pass) {
+        summary.reason = reason::test_failures;
+    }
+    print_report(out, summary);
+    write_outputs(outputs, summary);
+    return summary.pass ? 0 : 1;
+}
 
 void add_verdict_commands(Commands &into) {
     into.push_back(std::make_unique<CheckLogCommand>());

@@ -62,6 +62,11 @@ struct PromiseFiles {
 void add_promise_options(CLI::App *cmd, PromiseFiles &files);
 void apply_promise_files(const PromiseFiles &files, RunOptions &options);
 
+/// KTAP files and GoogleTest JSON reports as one summary on out (ending "N passed, N
+/// failed"), JSON and JUnit; 0 when nothing failed.
+int summarize(const std::vector<std::string> &files, const OutputOptions &outputs,
+              std::ostream &out);
+
 /// One boot's verdict as a report on out, JSON, JUnit and a KTAP block (each skipped when
 /// its path is empty); 0 on pass, 1 on fail. check-log and run-guest share it.
 int report_run(const Verdict &verdict, const std::string &label, const OutputOptions &outputs,

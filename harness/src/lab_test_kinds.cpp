@@ -1,0 +1,365 @@
+#include "lab_test_kinds.hpp"
+
+#include "ptlab/gtest_import.hpp"
+#include "ptlab/lines.hpp"
+#include "ptlab/process.hpp"
+#include "ptlab/request.hpp"
+#include "ptlab/result.hpp"
+#include "ptlab/tree.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+#include <set>
+
+// Each kind runs what its row says, as a user would (a program, or ptlab with make's
+// variables in its environment), and turns what happened into a result: the output's last
+// lines as diagnostics, and a line naming each expectation that did not hold.
+
+namespace ptlab {
+
+namespace {
+
+constexpr std::size_t kept_output_lines = 40;
+
+std::map<std::string, std::string> env_of(const CheckSpec &check) {
+    std::map<std::string, std::string> env;
+    const auto given = check.fields.value("env", nlohmann::json::object());
+    for (const auto &[key, value] : given.items()) {
+        env[key] = value.get<std::string>();
+    }
+    return env;
+}
+
+std::vector<std::string> strings_of(const CheckSpec &check, const std::string &field) {
+    std::vector<std::string> out;
+    const auto &value = check.fields.at(field);
+    if (value.is_string()) {
+        out.push_back(value.get<std::string>());
+        return out;
+    }
+    for (const auto &item : value) {
+        out.push_back(item.get<std::string>());
+    }
+    return out;
+}
+
+std::string text_of(const CheckSpec &check, const std::string &field) {
+    return check.fields.at(field).get<std::string>();
+}
+
+void keep_output(TestResult &result, const std::string &output) {
+    const auto lines = split_lines(output);
+    const auto from =
+        lines.size() > kept_output_lines ? lines.end() - kept_output_lines : lines.begin();
+    result.diagnostics.insert(result.diagnostics.end(), from, lines.end());
+}
+
+void fail(TestResult &result, const std::string &why) {
+    result.status = Status::Fail;
+    result.diagnostics.push_back(why);
+}
+
+/// A line of text matching pattern (ECMAScript; '^' and '$' are the line's ends).
+bool has_line(const std::string &text, const std::string &pattern) {
+    const std::regex re(pattern);
+    const auto lines = split_lines(text);
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string &line) { return std::regex_search(line, re); });
+}
+
+void expect_lines(TestResult &result, const std::string &text,
+                  const std::vector<std::string> &patterns, const std::string &where) {
+    for (const auto &pattern : patterns) {
+        if (!has_line(text, pattern)) {
+            fail(result, where + " has no line matching '" + pattern + "'");
+        }
+    }
+}
+
+/// ptlab SUBCOMMAND... with the row's make variables, on the same lab.
+Captured run_ptlab(const CheckSpec &check, const CheckPlaces &places,
+                   const std::vector<std::string> &args) {
+    ProcessOptions options;
+    options.env = env_of(check);
+    options.env["PTLAB_TOP"] = places.layout.top.string();
+    options.env["PTLAB_BUILD"] = places.layout.build.string();
+    options.merge_stderr = true;
+    std::vector<std::string> argv = {places.ptlab};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return capture_process(argv, options);
+}
+
+/// The request the row's variables make, as the child ptlab reads it.
+Request request_of(const CheckSpec &check, const CheckPlaces &places) {
+    const auto env = env_of(check);
+    const Getenv outer = process_env();
+    return request_from(
+        [&](const std::string &name) -> std::optional<std::string> {
+            if (const auto it = env.find(name); it != env.end()) {
+                return it->second;
+            }
+            return outer(name);
+        },
+        places.layout);
+}
+
+std::filesystem::path run_dir_of(const CheckSpec &check, const CheckPlaces &places) {
+    const Request r = request_of(check, places);
+    return places.layout.run_dir(r.config, r.flavour, Tree(places.layout.src()).step_name(r.step),
+                                 r.plans);
+}
+
+std::string result_reason(const std::filesystem::path &run_dir) {
+    const auto file = run_dir / "result.json";
+    if (!std::filesystem::exists(file)) {
+        return "";
+    }
+    return result_field(nlohmann::json::parse(read_text_file(file)), "reason");
+}
+
+/// command: a program; 0 passes, 4 skips with its last line as the reason (kselftest's
+/// convention), a status in skip_status skips with that reason, anything else fails.
+void run_command(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
+    ProcessOptions options;
+    options.env = env_of(check);
+    options.env.emplace("PTLAB", places.ptlab); // as make exports it to the scripts
+    options.merge_stderr = true;
+    const Captured got = capture_process(strings_of(check, "argv"), options);
+    keep_output(result, got.out);
+    const auto skips = check.fields.value("skip_status", nlohmann::json::object());
+    const auto lines = split_lines(got.out);
+    if (got.status == 4) {
+        result.status = Status::Skip;
+        result.skip_reason = lines.empty() ? "exit status 4" : lines.back();
+    } else if (skips.contains(std::to_string(got.status))) {
+        result.status = Status::Skip;
+        result.skip_reason = skips.at(std::to_string(got.status)).get<std::string>();
+    } else if (got.status != 0) {
+        fail(result, "exit status " + std::to_string(got.status));
+    } else if (check.fields.contains("output_matches")) {
+        expect_lines(result, got.out, strings_of(check, "output_matches"), "the output");
+    }
+    if (check.fields.contains("gtest_report")) {
+        const std::filesystem::path report = text_of(check, "gtest_report");
+        if (std::filesystem::exists(report)) {
+            result.subtests = import_gtest_json(read_text_file(report));
+        } else if (result.status != Status::Skip) {
+            fail(result, "no GoogleTest report " + report.string());
+        }
+    }
+}
+
+/// refused: `ptlab run` with bad make variables fails before it builds anything, with a
+/// message naming what is valid.
+void run_refused(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
+    const Captured got = run_ptlab(check, places, {"run"});
+    keep_output(result, got.out);
+    if (got.status == 0) {
+        fail(result, "the run was accepted");
+    }
+    expect_lines(result, got.out, strings_of(check, "message"), "the refusal");
+    if (has_line(got.out, "^kernel ")) {
+        fail(result, "it started building a kernel before refusing");
+    }
+}
+
+/// config-promises: CONFIG at STEP's .config (no build) has what the step promises.
+void run_config_promises(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
+    const Captured made = run_ptlab(check, places, {"kernel", "--config-only"});
+    const auto lines = split_lines(made.out);
+    const std::filesystem::path dir = lines.empty() ? "" : lines.back();
+    if (made.status != 0 || !std::filesystem::exists(dir / ".config")) {
+        keep_output(result, made.out);
+        fail(result, "no .config");
+        return;
+    }
+    const Captured judged =
+        run_ptlab(check, places,
+                  {"config-promises", "--expect", (dir / "expect.json").string(), "--kconfig",
+                   (dir / ".config").string()});
+    keep_output(result, judged.out);
+    if (judged.status != 0) {
+        fail(result, "the .config breaks the step's promises");
+    }
+}
+
+/// kernel: CONFIG at STEP builds, with its module.
+void run_kernel(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
+    const Captured got = run_ptlab(check, places, {"kernel"});
+    keep_output(result, got.out);
+    if (got.status != 0) {
+        fail(result, "the kernel did not build");
+    }
+}
+
+/// guest: `ptlab run`; its verdict is the check's, its KTAP block nested under it.
+void run_guest(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
+    const Captured got = run_ptlab(check, places, {"run"});
+    const auto ktap = run_dir_of(check, places) / "result.ktap";
+    KtapLog log;
+    if (std::filesystem::exists(ktap)) {
+        log = parse_ktap(read_lines(ktap));
+    }
+    if (log.root.subtests.size() != 1) {
+        keep_output(result, got.out);
+        fail(result, "no verdict in " + ktap.string());
+        return;
+    }
+    const std::string name = result.name;
+    result = std::move(log.root.subtests.front());
+    result.name = name;
+    if (got.status != 0 && result.status == Status::Pass) {
+        fail(result, "ptlab run exited " + std::to_string(got.status));
+    }
+}
+
+/// expect-failure: the lab's own failure modes; the run must fail for the given reason, and
+/// the report must show what happened, not only the reason.
+void run_expect_failure(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
+    const Captured got = run_ptlab(check, places, {"run"});
+    keep_output(result, got.out);
+    if (got.status == 0) {
+        fail(result,
+             "the run passed; it should have failed with '" + text_of(check, "reason") + "'");
+        return;
+    }
+    const std::string reason = result_reason(run_dir_of(check, places));
+    result.diagnostics.push_back("verdict: " + reason);
+    if (!reason.starts_with(text_of(check, "reason"))) {
+        fail(result, "expected a failure for '" + text_of(check, "reason") + "'");
+    }
+    expect_lines(result, got.out, strings_of(check, "report_matches"), "the report");
+}
+
+/// mutant: a throwaway commit (the patch on `onto`, never kept) that the run must catch,
+/// for the given reason, with the console naming what is wrong.
+void run_mutant(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
+    const Tree tree(places.layout.src());
+    std::string sha;
+    {
+        const KeepHead keep(tree);
+        tree.checkout(text_of(check, "onto"));
+        am_patch(tree, text_of(check, "patch"));
+        sha = tree.head();
+    }
+    result.diagnostics.push_back("throwaway commit " + tree.describe(sha));
+    CheckSpec at_mutant = check;
+    at_mutant.fields["env"]["STEP"] = sha;
+    const Captured got = run_ptlab(at_mutant, places, {"run"});
+    keep_output(result, got.out);
+    if (got.status == 0) {
+        fail(result, "the run passed on the mutant");
+        return;
+    }
+    const auto dir = run_dir_of(at_mutant, places);
+    const std::string reason = result_reason(dir);
+    if (reason != text_of(check, "reason")) {
+        fail(result, "caught as '" + reason + "', expected '" + text_of(check, "reason") + "'");
+    }
+    const auto console = dir / "console.log";
+    expect_lines(result, std::filesystem::exists(console) ? read_text_file(console) : "",
+                 strings_of(check, "console_matches"), "the console");
+}
+
+/// bisect: `ptlab bisect` over the series with one more patch names that patch.
+void run_bisect(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
+    const auto dir =
+        places.results / ("series-" + std::to_string(std::hash<std::string>{}(check.name)));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::vector<std::filesystem::path> patches;
+    for (const auto &entry : std::filesystem::directory_iterator(text_of(check, "series"))) {
+        if (entry.path().extension() == ".patch") {
+            patches.push_back(entry.path());
+        }
+    }
+    std::sort(patches.begin(), patches.end());
+    for (const auto &patch : patches) {
+        std::filesystem::copy_file(patch, dir / patch.filename());
+    }
+    std::filesystem::copy_file(text_of(check, "extra_patch"), dir / "9999-extra.patch");
+    CheckSpec with_series = check;
+    with_series.fields["env"]["SERIES"] = dir.string();
+    const Captured got = run_ptlab(with_series, places, {"bisect"});
+    keep_output(result, got.out);
+    if (got.status != 0) {
+        fail(result, "bisect exited " + std::to_string(got.status));
+    }
+    expect_lines(result, got.out, strings_of(check, "output_matches"), "the bisect report");
+}
+
+/// commits: the range has count commits (all by author, when given).
+void run_commits(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
+    const Tree tree(places.layout.src());
+    const std::string range = text_of(check, "range");
+    keep_output(result, tree.git({"log", "--format=%h %an: %s", range}));
+    const auto count = std::stoi(tree.git({"rev-list", "--count", range}));
+    if (count != check.fields.at("count").get<int>()) {
+        fail(result, range + " has " + std::to_string(count) + " commits, expected " +
+                         std::to_string(check.fields.at("count").get<int>()));
+    }
+    if (check.fields.contains("author")) {
+        const auto authors = split_lines(tree.git({"log", "--format=%an <%ae>", range}));
+        const std::set<std::string> distinct(authors.begin(), authors.end());
+        if (distinct != std::set<std::string>{text_of(check, "author")}) {
+            fail(result, "authors of " + range + ": " +
+                             join_words({distinct.begin(), distinct.end()}, ", "));
+        }
+    }
+}
+
+/// same-tree: two revisions have the same files.
+void run_same_tree(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
+    const Tree tree(places.layout.src());
+    const std::string a = text_of(check, "a");
+    const std::string b = text_of(check, "b");
+    keep_output(result, tree.git({"diff", "--stat", a, b}));
+    if (tree.git_status({"diff", "--quiet", a, b}) != 0) {
+        fail(result, a + " and " + b + " differ");
+    }
+}
+
+} // namespace
+
+const std::vector<CheckKind> &check_kinds() {
+    static const std::vector<CheckKind> kinds = {
+        {"command",
+         "a program: 0 pass, 4 skip (last line the reason), else fail",
+         {"argv"},
+         {"skip_status", "output_matches", "gtest_report"},
+         run_command},
+        {"refused",
+         "ptlab run refuses the variables before building",
+         {"message"},
+         {},
+         run_refused},
+        {"config-promises", "the step's .config keeps its promises", {}, {}, run_config_promises},
+        {"kernel", "the step's kernel and module build", {}, {}, run_kernel},
+        {"guest", "ptlab run passes; its KTAP nested", {}, {}, run_guest},
+        {"expect-failure",
+         "ptlab run fails for the reason, the report shows why",
+         {"reason", "report_matches"},
+         {},
+         run_expect_failure},
+        {"mutant",
+         "a throwaway broken commit the run must catch",
+         {"patch", "onto", "reason", "console_matches"},
+         {},
+         run_mutant},
+        {"bisect",
+         "ptlab bisect names the extra patch",
+         {"series", "extra_patch", "output_matches"},
+         {},
+         run_bisect},
+        {"commits",
+         "a range's commit count and author",
+         {"range", "count"},
+         {"author"},
+         run_commits},
+        {"same-tree", "two revisions have the same files", {"a", "b"}, {}, run_same_tree},
+    };
+    return kinds;
+}
+
+} // namespace ptlab
