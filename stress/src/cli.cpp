@@ -41,6 +41,8 @@ std::string workload_list() {
            "kvm   minimal VMM on /dev/kvm: VMs with THP and 4K memslots, generated AArch64\n"
            "      guest code, dirty logging, memslot delete/move, IPA sizes, teardown leak check\n"
            "all   thp, efi and kvm at the same time\n"
+           "boot  KVM at EL2, EFI runtime services, THP; the page-table geometry the kernel\n"
+           "      has, as a 'ptlab-fact boot' line for the host to judge\n"
            "hold  map a THP and a small-page region, print their ranges, wait (for audits)\n"
            "bench fault throughput of T threads with a PMD table each or one shared (THP), and\n"
            "      at the PTE level; lock contention from /proc/lock_stat when the kernel has it\n";
@@ -192,6 +194,7 @@ void add_workload_commands(CLI::App &app) {
         {"efi", "EFI runtime services: rtc-efi reads and efivarfs variables"},
         {"kvm", "minimal VMM: VMs, memslots, guest programs, dirty logging, IPA sizes"},
         {"all", "thp, efi and kvm concurrently"},
+        {"boot", "the boot self-test: KVM at EL2, EFI runtime, THP; the geometry as facts"},
     };
     for (const auto &n : names) {
         app.add_subcommand(n[0], n[1])->fallthrough();
@@ -265,7 +268,8 @@ std::optional<int> finish_options(const CLI::App &app, bool seed_given, Options 
         o.command = sub->get_name();
     }
     if (o.command.empty()) {
-        err << "ptlab-stress: error: a subcommand is required: thp, efi, kvm, all, hold or bench\n"
+        err << "ptlab-stress: error: a subcommand is required: thp, efi, kvm, all, boot, hold or "
+               "bench\n"
             << "Run 'ptlab-stress --help' for usage.\n";
         return kExitUsage;
     }

@@ -83,6 +83,9 @@ int main(int argc, char **argv) {
         if (opts.command == "hold") {
             return ptlab::run_hold(opts);
         }
+        if (opts.command == "boot") {
+            return ptlab::run_boot();
+        }
         return ptlab::run_workloads(opts);
     } catch (const std::exception &e) {
         std::cout << "Bail out! ptlab-stress: " << e.what() << std::endl;

@@ -56,6 +56,9 @@ std::unique_ptr<Workload> make_kvm_workload();
 // ptlab-stress hold (its own output; returns the exit status).
 int run_hold(const Options &opts);
 
+// ptlab-stress boot (boot_plan.cpp: the boot self-test and the geometry facts).
+int run_boot();
+
 // ptlab-stress bench (bench.cpp: its own KTAP and JSON; returns the exit status).
 int run_bench(const Options &opts);
 
