@@ -43,6 +43,8 @@ std::string workload_list() {
            "all   thp, efi and kvm at the same time\n"
            "boot  KVM at EL2, EFI runtime services, THP; the page-table geometry the kernel\n"
            "      has, as a 'ptlab-fact boot' line for the host to judge\n"
+           "audit the lab's module on init_mm, efi_mm, the trampoline and a user mm, and\n"
+           "      its life: reload, rmmod under audits, an exiting process, bad input\n"
            "hold  map a THP and a small-page region, print their ranges, wait (for audits)\n"
            "bench fault throughput of T threads with a PMD table each or one shared (THP), and\n"
            "      at the PTE level; lock contention from /proc/lock_stat when the kernel has it\n";
@@ -195,6 +197,7 @@ void add_workload_commands(CLI::App &app) {
         {"kvm", "minimal VMM: VMs, memslots, guest programs, dirty logging, IPA sizes"},
         {"all", "thp, efi and kvm concurrently"},
         {"boot", "the boot self-test: KVM at EL2, EFI runtime, THP; the geometry as facts"},
+        {"audit", "the page-table audit with the lab's module (ptlab_audit.ko)"},
     };
     for (const auto &n : names) {
         app.add_subcommand(n[0], n[1])->fallthrough();

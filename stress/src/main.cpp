@@ -86,6 +86,9 @@ int main(int argc, char **argv) {
         if (opts.command == "boot") {
             return ptlab::run_boot();
         }
+        if (opts.command == "audit") {
+            return ptlab::run_audit();
+        }
         return ptlab::run_workloads(opts);
     } catch (const std::exception &e) {
         std::cout << "Bail out! ptlab-stress: " << e.what() << std::endl;

@@ -59,6 +59,9 @@ int run_hold(const Options &opts);
 // ptlab-stress boot (boot_plan.cpp: the boot self-test and the geometry facts).
 int run_boot();
 
+// ptlab-stress audit (audit_plan.cpp: the page-table audit with the lab's module).
+int run_audit();
+
 // ptlab-stress bench (bench.cpp: its own KTAP and JSON; returns the exit status).
 int run_bench(const Options &opts);
 
