@@ -45,6 +45,8 @@ std::string workload_list() {
            "      has, as a 'ptlab-fact boot' line for the host to judge\n"
            "audit the lab's module on init_mm, efi_mm, the trampoline and a user mm, and\n"
            "      its life: reload, rmmod under audits, an exiting process, bad input\n"
+           "faults thp and kvm with fail_page_alloc and failslab aimed at them; no leak of\n"
+           "      page tables or stage-2 tables afterwards\n"
            "hold  map a THP and a small-page region, print their ranges, wait (for audits)\n"
            "bench fault throughput of T threads with a PMD table each or one shared (THP), and\n"
            "      at the PTE level; lock contention from /proc/lock_stat when the kernel has it\n";
@@ -52,7 +54,7 @@ std::string workload_list() {
 
 double default_duration(const std::string &command) {
     static const std::pair<const char *, double> table[] = {
-        {"thp", 30}, {"efi", 20}, {"kvm", 30}, {"all", 45}};
+        {"thp", 30}, {"efi", 20}, {"kvm", 30}, {"all", 45}, {"faults", 20}};
     for (const auto &[name, seconds] : table) {
         if (command == name) {
             return seconds;
@@ -82,6 +84,12 @@ std::string apply_knobs(const std::string &path, bool seed_on_argv, Options &o) 
                     throw std::invalid_argument(value);
                 }
                 o.duration = seconds;
+            } else if (key == "ptlab.fault_probability") {
+                const unsigned long percent = std::stoul(value, &used);
+                if (used != value.size() || percent < 1 || percent > 100) {
+                    throw std::invalid_argument(value);
+                }
+                o.fault_probability = static_cast<unsigned>(percent);
             } else if (key == "ptlab.seed" && !seed_on_argv) {
                 o.seed = std::stoull(value, &used, 0);
                 if (used != value.size()) {
@@ -198,6 +206,7 @@ void add_workload_commands(CLI::App &app) {
         {"all", "thp, efi and kvm concurrently"},
         {"boot", "the boot self-test: KVM at EL2, EFI runtime, THP; the geometry as facts"},
         {"audit", "the page-table audit with the lab's module (ptlab_audit.ko)"},
+        {"faults", "thp and kvm under fail_page_alloc and failslab; page tables back after"},
     };
     for (const auto &n : names) {
         app.add_subcommand(n[0], n[1])->fallthrough();

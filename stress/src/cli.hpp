@@ -43,6 +43,7 @@ struct Options {
     unsigned mem_percent = 0;       // share of MemAvailable for memory workloads, 0 = automatic
     std::vector<unsigned> ipa_bits; // kvm: IPA sizes to test; empty = 32..48 as allowed
     bool make_it_fail = false;      // opt this process into fault injection once started
+    unsigned fault_probability = 5; // faults: percent of allocations that fail
     std::uint64_t thp_mib = 0;      // hold
     std::uint64_t small_mib = 0;    // hold
     BenchOptions bench;             // bench

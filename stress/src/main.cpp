@@ -89,6 +89,9 @@ int main(int argc, char **argv) {
         if (opts.command == "audit") {
             return ptlab::run_audit();
         }
+        if (opts.command == "faults") {
+            return ptlab::run_faults(opts);
+        }
         return ptlab::run_workloads(opts);
     } catch (const std::exception &e) {
         std::cout << "Bail out! ptlab-stress: " << e.what() << std::endl;

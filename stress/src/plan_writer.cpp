@@ -21,8 +21,13 @@ ktap::Node node_of(const std::string &name, ktap::Outcome outcome = ktap::Outcom
 
 } // namespace
 
-PlanWriter::PlanWriter(std::ostream &out, int planned) : out_(out), planned_(planned) {
-    out_ << "KTAP version 1\n1.." << planned << '\n' << std::flush;
+PlanWriter::PlanWriter(std::ostream &out, int planned, const std::vector<std::string> &header)
+    : out_(out), planned_(planned) {
+    out_ << "KTAP version 1\n";
+    for (const auto &line : header) {
+        ktap::write_diagnostic(out_, "", line);
+    }
+    out_ << "1.." << planned << '\n' << std::flush;
 }
 
 void PlanWriter::result(const ktap::Node &node) {

@@ -9,13 +9,15 @@
 #include <iosfwd>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ptlab {
 
 class PlanWriter {
 public:
-    /// Writes "KTAP version 1" and "1..planned".
-    PlanWriter(std::ostream &out, int planned);
+    /// Writes "KTAP version 1", the header's diagnostics (what the whole plan ran with) and
+    /// "1..planned".
+    PlanWriter(std::ostream &out, int planned, const std::vector<std::string> &header = {});
 
     void ok(const std::string &name, const std::string &diagnostic = {});
     void fail(const std::string &name, const std::string &diagnostic);

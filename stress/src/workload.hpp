@@ -62,6 +62,9 @@ int run_boot();
 // ptlab-stress audit (audit_plan.cpp: the page-table audit with the lab's module).
 int run_audit();
 
+// ptlab-stress faults (faults_plan.cpp: thp and kvm under fault injection, then no leak).
+int run_faults(const Options &opts);
+
 // ptlab-stress bench (bench.cpp: its own KTAP and JSON; returns the exit status).
 int run_bench(const Options &opts);
 

@@ -69,6 +69,8 @@ TEST(Cli, EachWorkloadOwnsItsDefaultDuration) {
     EXPECT_DOUBLE_EQ(parse({"efi"}).res.options.effective_duration(), 20.0);
     EXPECT_DOUBLE_EQ(parse({"kvm"}).res.options.effective_duration(), 30.0);
     EXPECT_DOUBLE_EQ(parse({"all"}).res.options.effective_duration(), 45.0);
+    EXPECT_DOUBLE_EQ(parse({"faults"}).res.options.effective_duration(), 20.0);
+    EXPECT_EQ(parse({"faults"}).res.options.fault_probability, 5U);
 }
 
 namespace {
@@ -92,11 +94,15 @@ TEST(Cli, KnobsFromTheKernelCommandLine) {
     ASSERT_FALSE(q.res.exit_code) << q.err;
     EXPECT_DOUBLE_EQ(q.res.options.effective_duration(), 3.0);
     EXPECT_EQ(q.res.options.seed, 5U);
+    const auto faults =
+        parse({"faults", "--knobs-from", cmdline_file("ptlab.fault_probability=12")});
+    ASSERT_FALSE(faults.res.exit_code) << faults.err;
+    EXPECT_EQ(faults.res.options.fault_probability, 12U);
 }
 
 TEST(Cli, BadKnobOnTheKernelCommandLineIsAUsageError) {
-    for (const char *bad :
-         {"ptlab.stress_seconds=abc", "ptlab.stress_seconds=0", "ptlab.seed=12x"}) {
+    for (const char *bad : {"ptlab.stress_seconds=abc", "ptlab.stress_seconds=0", "ptlab.seed=12x",
+                            "ptlab.fault_probability=0", "ptlab.fault_probability=101"}) {
         const auto p = parse({"kvm", "--knobs-from", cmdline_file(bad)});
         ASSERT_TRUE(p.res.exit_code) << bad;
         EXPECT_EQ(*p.res.exit_code, kExitUsage);
