@@ -8,7 +8,7 @@ need_tool shellcheck clang-format
 fail=0
 cd "$TOP"
 shellcheck -x scripts/*.sh .ci/run || fail=1
-shellcheck -x -s sh rootfs/init rootfs/lib/ktap.sh rootfs/plans/*.plan || fail=1
+shellcheck -x -s sh rootfs/init rootfs/lib/plan.sh rootfs/plans/*.plan || fail=1
 
 mapfile -t cxx < <(find harness stress ktap -name build -prune -o \( -name '*.cpp' -o -name '*.hpp' \) -print 2>/dev/null)
 if [ "${#cxx[@]}" -gt 0 ]; then

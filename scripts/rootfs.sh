@@ -41,7 +41,7 @@ file_list() {
 	echo "file /bin/busybox $BUSYBOX 0755 0 0"
 	echo "slink /bin/sh busybox 0777 0 0"
 	echo "file /init $TOP/rootfs/init 0755 0 0"
-	echo "file /ptlab/ktap.sh $TOP/rootfs/lib/ktap.sh 0644 0 0"
+	echo "file /ptlab/plan.sh $TOP/rootfs/lib/plan.sh 0644 0 0"
 	for p in "$TOP"/rootfs/plans/*.plan; do
 		echo "file /plans/$(basename "$p") $p 0644 0 0"
 	done

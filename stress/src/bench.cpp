@@ -27,6 +27,7 @@
 // huge zero page for reads) takes no second fault.
 
 #include "bench_core.hpp"
+#include "guest_facts.hpp"
 #include "procfs.hpp"
 #include "workload.hpp"
 
@@ -592,7 +593,8 @@ std::vector<std::string> bench_header(const BenchHost &h, const Options &opts) {
             h.no_thp.empty() ? "THP: enabled " + h.thp_enabled + ", read faults map " +
                                    (h.use_zero_page ? "the huge zero page" : "a huge page")
                              : "THP: " + h.no_thp,
-            "reproduce: " + opts.reproduce_command()};
+            "reproduce: " + opts.reproduce_command(),
+            "kernel: " + timing_options(kconfig_values(running_kernel_config()))};
 }
 
 // One cell: a layout, an access, a thread count, or why it cannot run here.
@@ -728,6 +730,15 @@ int run_bench(const Options &opts) {
     j["result"] = rc == kExitPass ? "pass" : rc == kExitSkip ? "skip" : "fail";
     if (opts.json) {
         out << j.dump(2) << '\n' << std::flush;
+    }
+    if (b.json_line) {
+        // After the last repetition (each one clears the statistics first): the page-table
+        // lock classes and where they were contended, as the kernel prints them.
+        for (const auto &row :
+             bench::lock_stat_excerpt(try_read_file("/proc/lock_stat").value_or(""))) {
+            out << "# lock_stat: " << row << '\n';
+        }
+        out << "# PTLAB-BENCH-JSON " << j.dump() << '\n' << std::flush;
     }
     if (!b.json_file.empty()) {
         std::ofstream f(b.json_file);

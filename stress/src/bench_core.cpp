@@ -1,5 +1,7 @@
 #include "bench_core.hpp"
 
+#include <iterator>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -369,6 +371,35 @@ Stats stats_of(std::vector<double> samples) {
 
 nlohmann::json to_json(const Stats &s) {
     return {{"n", s.n}, {"median", s.median}, {"min", s.min}, {"max", s.max}, {"mean", s.mean}};
+}
+
+std::vector<std::string> lock_stat_excerpt(std::string_view text) {
+    std::vector<std::string> rows;
+    bool in_class = false;
+    std::istringstream lines{std::string(text)};
+    for (std::string line; std::getline(lines, line);) {
+        const auto first = line.find_first_not_of(' ');
+        if (first != std::string::npos && line.compare(first, 11, "class name ") == 0) {
+            rows.push_back(line);
+            continue;
+        }
+        if (first == std::string::npos || line.starts_with("....")) {
+            in_class = false;
+            continue;
+        }
+        // A class row: its name, ':' and twelve numbers; its contention points follow it.
+        std::istringstream words(line);
+        const std::vector<std::string> w{std::istream_iterator<std::string>(words), {}};
+        if (w.size() >= 13 && w[w.size() - 13].ends_with(":")) {
+            const std::string name = line.substr(0, line.find(": ") + 1);
+            in_class = name.find("page_table_lock") != std::string::npos ||
+                       name.find("ptlock_ptr") != std::string::npos;
+        }
+        if (in_class) {
+            rows.push_back(line);
+        }
+    }
+    return rows;
 }
 
 } // namespace ptlab::bench

@@ -132,6 +132,10 @@ LockStat lock_delta(const LockStat &before, const LockStat &after);
 constexpr std::string_view kPageTableLockClass = "&mm->page_table_lock";
 constexpr std::string_view kPtlockClass = "ptlock_ptr(page)";
 
+// The rows of /proc/lock_stat a reader needs beside the numbers: the column header, and each
+// page-table lock class (page_table_lock, ptlock_ptr) with its contention points, as printed.
+std::vector<std::string> lock_stat_excerpt(std::string_view text);
+
 // /proc/vmstat: "name value" lines.
 std::map<std::string, std::uint64_t, std::less<>> parse_vmstat(std::string_view text);
 

@@ -7,7 +7,6 @@
 #include "procfs.hpp"
 #include "workload.hpp"
 
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -46,19 +45,6 @@ std::string log_line(const std::string &log, const std::string &needle) {
     return line;
 }
 
-/// The output of a command (busybox zcat for /proc/config.gz), or empty.
-std::string command_output(const char *command) {
-    std::string out;
-    if (FILE *pipe = ::popen(command, "r")) {
-        char buf[4096];
-        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) {
-            out.append(buf, n);
-        }
-        ::pclose(pipe);
-    }
-    return out;
-}
-
 std::size_t entries_in(const std::string &dir) {
     std::error_code ec;
     std::size_t n = 0;
@@ -94,7 +80,7 @@ BootFacts boot_facts() {
     facts.page_size = page_size();
     facts.pmd_size = read_u64_file("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size");
     facts.va_bits = user_va_bits();
-    const auto config = kconfig_values(command_output("zcat /proc/config.gz 2>/dev/null"));
+    const auto config = kconfig_values(running_kernel_config());
     if (const auto it = config.find("PGTABLE_LEVELS"); it != config.end()) {
         facts.levels = it->second;
         facts.split_pmd = split_pmd_lock(config);

@@ -3,6 +3,7 @@
 #include "common.hpp"
 #include "workload.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <optional>
 #include <random>
@@ -47,6 +48,8 @@ std::string workload_list() {
            "      its life: reload, rmmod under audits, an exiting process, bad input\n"
            "faults thp and kvm with fail_page_alloc and failslab aimed at them; no leak of\n"
            "      page tables or stage-2 tables afterwards\n"
+           "selftest-warn, selftest-hang, selftest-panic\n"
+           "      the harness's own failure modes: a WARN with all-ok KTAP, a hang, a panic\n"
            "hold  map a THP and a small-page region, print their ranges, wait (for audits)\n"
            "bench fault throughput of T threads with a PMD table each or one shared (THP), and\n"
            "      at the PTE level; lock contention from /proc/lock_stat when the kernel has it\n";
@@ -104,7 +107,39 @@ std::string apply_knobs(const std::string &path, bool seed_on_argv, Options &o) 
     return "";
 }
 
+/// The bench's knobs on a kernel command line (ptlab bench passes them, checked on the host)
+/// and the option of this tool each one is: the same parser checks them again.
+const std::pair<const char *, const char *> kBenchKnobs[] = {
+    {"ptlab.bench_threads", "--thread-counts"}, {"ptlab.bench_layouts", "--layouts"},
+    {"ptlab.bench_access", "--access"},         {"ptlab.bench_reps", "--reps"},
+    {"ptlab.bench_warmup", "--warmup"},         {"ptlab.bench_seconds", "--rep-seconds"},
+    {"ptlab.bench_min_faults", "--min-faults"}, {"ptlab.bench_mem_percent", "--mem-percent"},
+};
+
 } // namespace
+
+std::vector<std::string> with_bench_knobs(std::vector<std::string> args) {
+    const auto has = [&](const std::string &word) {
+        return std::find(args.begin(), args.end(), word) != args.end();
+    };
+    const auto from = std::find(args.begin(), args.end(), "--knobs-from");
+    if (!has("bench") || from == args.end() || from + 1 == args.end()) {
+        return args;
+    }
+    std::ifstream file(*(from + 1));
+    std::vector<std::string> extra;
+    for (std::string word; file >> word;) {
+        const std::size_t eq = word.find('=');
+        for (const auto &[key, option] : kBenchKnobs) {
+            if (eq != std::string::npos && word.substr(0, eq) == key && !has(option)) {
+                extra.emplace_back(option);
+                extra.push_back(word.substr(eq + 1));
+            }
+        }
+    }
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
 
 std::uint64_t random_seed() {
     std::uint64_t s = 0;
@@ -207,6 +242,9 @@ void add_workload_commands(CLI::App &app) {
         {"boot", "the boot self-test: KVM at EL2, EFI runtime, THP; the geometry as facts"},
         {"audit", "the page-table audit with the lab's module (ptlab_audit.ko)"},
         {"faults", "thp and kvm under fail_page_alloc and failslab; page tables back after"},
+        {"selftest-warn", "the harness's own test: a WARN_ON (LKDTM) while KTAP says ok"},
+        {"selftest-hang", "the harness's own test: a guest that hangs"},
+        {"selftest-panic", "the harness's own test: a kernel panic (sysrq)"},
     };
     for (const auto &n : names) {
         app.add_subcommand(n[0], n[1])->fallthrough();
@@ -266,6 +304,9 @@ void add_bench_command(CLI::App &app, BenchOptions &b) {
         ->check(CLI::IsMember({"auto", "on", "off"}));
     bench->add_option("--json-file", b.json_file, "also write the JSON report to PATH")
         ->type_name("PATH");
+    bench->add_flag("--json-line", b.json_line,
+                    "after the KTAP, the JSON report on one line '# PTLAB-BENCH-JSON {...}', "
+                    "with the kernel's timing options and its page-table lock_stat rows");
 }
 
 /// After a successful parse: the subcommand, the knobs of the kernel command line, the seed.
@@ -317,8 +358,12 @@ CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::
     add_hold_command(app, o);
     add_bench_command(app, o.bench);
     app.require_subcommand(0, 1);
+    // CLI11 takes the words last first.
+    std::vector<std::string> words(argv + 1, argv + argc);
+    words = with_bench_knobs(std::move(words));
+    std::reverse(words.begin(), words.end());
     try {
-        app.parse(argc, argv);
+        app.parse(words);
     } catch (const CLI::CallForHelp &e) {
         res.exit_code = app.exit(e, out, err) == 0 ? kExitPass : kExitUsage;
         return res;

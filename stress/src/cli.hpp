@@ -27,7 +27,8 @@ struct BenchOptions {
     double rep_seconds = 1.0;                 // length of one repetition
     unsigned min_faults = 2;                  // a repetition lasts until every thread did this many
     std::string lock_stat = "auto";           // auto (when /proc/lock_stat exists), on, off
-    std::string json_file; // also write the JSON report here (with KTAP on stdout)
+    std::string json_file;  // also write the JSON report here (with KTAP on stdout)
+    bool json_line = false; // and print it after the KTAP as "# PTLAB-BENCH-JSON {...}"
 };
 
 struct Options {
@@ -63,6 +64,10 @@ struct CliOutcome {
 // Parses argv. Help and --list go to out, errors to err (exit code 2).
 CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::ostream &err);
 CliOutcome parse_cli(const std::vector<std::string> &args, std::ostream &out, std::ostream &err);
+
+// args with the bench knobs of the kernel command line --knobs-from names (ptlab.bench_*)
+// added as the options they stand for, where args does not give them.
+std::vector<std::string> with_bench_knobs(std::vector<std::string> args);
 
 // The workloads and subcommands with one line each (--list).
 std::string workload_list();

@@ -41,6 +41,17 @@ std::string split_pmd_lock(const std::map<std::string, std::string> &config) {
     return "off";
 }
 
+std::string timing_options(const std::map<std::string, std::string> &config) {
+    std::string line;
+    for (const char *option : {"LOCK_STAT", "PROVE_LOCKING", "DEBUG_VM", "DEBUG_SPINLOCK",
+                               "ARCH_ENABLE_SPLIT_PMD_PTLOCK"}) {
+        const auto it = config.find(option);
+        line += std::string(line.empty() ? "" : " ") + option + "=" +
+                (it != config.end() && it->second == "y" ? "y" : "n");
+    }
+    return line;
+}
+
 std::string fact_line(const BootFacts &facts) {
     std::ostringstream line;
     line << "page_size=" << facts.page_size << " pmd_size=";

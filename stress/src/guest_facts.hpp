@@ -20,6 +20,10 @@ std::map<std::string, std::string> kconfig_values(std::string_view text);
 /// and NR_CPUS >= SPLIT_PTLOCK_CPUS), else off.
 std::string split_pmd_lock(const std::map<std::string, std::string> &config);
 
+/// "LOCK_STAT=y PROVE_LOCKING=n ...": the options that change what a fault costs, for a bench
+/// report to say what it measured.
+std::string timing_options(const std::map<std::string, std::string> &config);
+
 struct BootFacts {
     std::uint64_t page_size = 0;
     std::uint64_t pmd_size = 0; ///< 0: no THP in this kernel

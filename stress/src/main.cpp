@@ -92,6 +92,9 @@ int main(int argc, char **argv) {
         if (opts.command == "faults") {
             return ptlab::run_faults(opts);
         }
+        if (opts.command.starts_with("selftest-")) {
+            return ptlab::run_selftest(opts.command);
+        }
         return ptlab::run_workloads(opts);
     } catch (const std::exception &e) {
         std::cout << "Bail out! ptlab-stress: " << e.what() << std::endl;

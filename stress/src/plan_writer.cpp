@@ -60,7 +60,10 @@ void PlanWriter::check(const std::string &name, bool ok, const std::string &ok_t
     }
 }
 
-void PlanWriter::note(const std::string &text) { ktap::write_diagnostic(out_, "", text); }
+void PlanWriter::note(const std::string &text) {
+    ktap::write_diagnostic(out_, "", text);
+    out_ << std::flush;
+}
 
 void PlanWriter::nested(const std::string &name, std::string_view block) {
     out_ << "    # Subtest: " << ktap::escape(name) << '\n';

@@ -1,5 +1,7 @@
 #include "procfs.hpp"
 
+#include <cstdio>
+
 #include "common.hpp"
 
 #include <cctype>
@@ -91,6 +93,18 @@ void write_file(const std::string &path, std::string_view text) {
     if (n < 0) {
         throw SysError("write '" + std::string(text) + "' to " + path, errno);
     }
+}
+
+std::string running_kernel_config() {
+    std::string out;
+    if (FILE *pipe = ::popen("zcat /proc/config.gz 2>/dev/null", "r")) {
+        char buf[4096];
+        for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) {
+            out.append(buf, n);
+        }
+        ::pclose(pipe);
+    }
+    return out;
 }
 
 std::string trim(std::string_view s) {

@@ -303,3 +303,22 @@ TEST(BenchCli, OptionsAndReproduceCommand) {
     std::ostringstream e2;
     EXPECT_EQ(parse_cli({"bench", "--layouts", "thp"}, out, e2).exit_code, kExitUsage);
 }
+
+namespace ptlab::bench {
+namespace {
+
+TEST(LockStat, TheExcerptKeepsTheHeaderAndThePageTableLockClasses) {
+    std::ifstream in(std::string(PTLAB_STRESS_FIXTURES_DIR) + "/real-4k48-lockstat-base.lock_stat");
+    const std::string text{std::istreambuf_iterator<char>(in), {}};
+    const auto rows = lock_stat_excerpt(text);
+    ASSERT_GE(rows.size(), 3U);
+    EXPECT_NE(rows[0].find("class name"), std::string::npos);
+    EXPECT_NE(rows[1].find("&mm->page_table_lock:"), std::string::npos);
+    for (const auto &row : rows) {
+        EXPECT_EQ(row.find("...."), std::string::npos) << row;
+    }
+    EXPECT_TRUE(lock_stat_excerpt("lock_stat version 0.4\n").empty());
+}
+
+} // namespace
+} // namespace ptlab::bench

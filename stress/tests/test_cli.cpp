@@ -113,6 +113,19 @@ TEST(Cli, BadKnobOnTheKernelCommandLineIsAUsageError) {
     EXPECT_NE(missing.err.find("cannot read"), std::string::npos);
 }
 
+TEST(Cli, BenchKnobsFromTheKernelCommandLineAreOptionsCheckedByTheSameParser) {
+    const std::string path =
+        cmdline_file("ptlab.bench_threads=1,2 ptlab.bench_reps=3 ptlab.bench_seconds=0.5\n");
+    const auto p = parse({"bench", "--knobs-from", path, "--reps", "7"});
+    ASSERT_FALSE(p.res.exit_code) << p.err;
+    EXPECT_EQ(p.res.options.bench.thread_counts, (std::vector<unsigned>{1, 2}));
+    EXPECT_EQ(p.res.options.bench.reps, 7U) << "the tool's own command line wins";
+    EXPECT_DOUBLE_EQ(p.res.options.bench.rep_seconds, 0.5);
+    const auto bad = parse({"bench", "--knobs-from", cmdline_file("ptlab.bench_layouts=nope")});
+    ASSERT_TRUE(bad.res.exit_code);
+    EXPECT_EQ(*bad.res.exit_code, kExitUsage);
+}
+
 TEST(Cli, SeedInHex) {
     const auto p = parse({"efi", "--seed", "0x10"});
     ASSERT_FALSE(p.res.exit_code) << p.err;

@@ -45,3 +45,15 @@ TEST(GuestFacts, TheFactLineHasTheKeysTheHostJudges) {
 
 } // namespace
 } // namespace ptlab
+
+namespace ptlab {
+namespace {
+
+TEST(GuestFacts, TimingOptionsSayWhatABenchMeasured) {
+    EXPECT_EQ(timing_options({{"LOCK_STAT", "y"}, {"DEBUG_VM", "n"}, {"DEBUG_SPINLOCK", "y"}}),
+              "LOCK_STAT=y PROVE_LOCKING=n DEBUG_VM=n DEBUG_SPINLOCK=y "
+              "ARCH_ENABLE_SPLIT_PMD_PTLOCK=n");
+}
+
+} // namespace
+} // namespace ptlab
