@@ -73,8 +73,8 @@ void write_result(std::ostream &out, const Node &node, int n, int depth) {
         out << indent << "# time=" << seconds_text(*node.seconds) << '\n';
     }
     out << indent << (node.outcome == Outcome::NotOk ? "not ok " : "ok ") << n << ' ' << name;
-    if (node.outcome == Outcome::Skip) {
-        out << " # SKIP";
+    if (node.outcome == Outcome::Skip || node.outcome == Outcome::XFail) {
+        out << (node.outcome == Outcome::Skip ? " # SKIP" : " # XFAIL");
         if (!node.skip_reason.empty()) {
             out << ' ' << escape(node.skip_reason);
         }

@@ -12,7 +12,9 @@
 
 namespace ptlab::ktap {
 
-enum class Outcome { Ok, NotOk, Skip };
+/// XFail: a failure the lab knew of (its reason in skip_reason), written as kselftest does,
+/// "ok N name # XFAIL reason".
+enum class Outcome { Ok, NotOk, Skip, XFail };
 
 struct Node {
     std::string name;

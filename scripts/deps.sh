@@ -1,6 +1,7 @@
 #!/bin/bash
 # make deps: install every build and run dependency from Debian's packages,
-# and fetch BusyBox for arm64 into build/ (never installed over the host's).
+# and fetch the guest's arm64 packages into build/ (never installed over the
+# host's).
 # Idempotent: does nothing when everything is present. Not root: prints the
 # exact commands to run instead.
 set -eu
@@ -21,7 +22,6 @@ PACKAGES=(
 	# make bench: the plot
 	gnuplot-nox
 )
-BUSYBOX_DIR=$BUILD/busybox
 
 missing_packages() {
 	local p
@@ -61,37 +61,48 @@ install_packages() {
 	}
 }
 
-# BusyBox for the guest: the arm64 busybox-static package, downloaded and
-# unpacked under build/. Installing it would replace the host's busybox.
-fetch_busybox() {
-	local deb
-	if [ -x "$BUSYBOX_DIR/bin/busybox" ]; then
-		return 0
-	fi
-	if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-		log "deps: enabling the arm64 architecture in dpkg to download busybox-static:arm64"
-		as_root dpkg --add-architecture arm64
-		as_root apt-get update >"$BUILD/logs/apt-update.log" 2>&1
-	fi
-	mkdir -p "$BUILD/deps"
-	deb=$(find "$BUILD/deps" -name 'busybox-static_*_arm64.deb' | head -n 1)
+# Guest user space from Debian's arm64 packages, downloaded and unpacked under
+# build/ (installing them would replace the host's own): busybox-static for
+# the initramfs; for the upstream selftests, bash-static (the vm scripts) and
+# the static libraries some tests link (libnuma, libcap, liburing).
+ARM64_PACKAGES=(busybox-static bash-static libnuma-dev libcap-dev liburing-dev)
+
+enable_arm64() {
+	dpkg --print-foreign-architectures | grep -qx arm64 && return 0
+	log "deps: enabling the arm64 architecture in dpkg to download arm64 packages"
+	as_root dpkg --add-architecture arm64
+	as_root apt-get update >"$BUILD/logs/apt-update.log" 2>&1
+}
+
+# fetch_arm64 PACKAGE DIR: PACKAGE:arm64 unpacked into DIR (once).
+fetch_arm64() {
+	local pkg=$1 dir=$2 deb
+	[ -f "$dir/.ptlab-$pkg" ] && return 0
+	mkdir -p "$BUILD/deps" "$dir"
+	deb=$(find "$BUILD/deps" -name "${pkg}_*_arm64.deb" | head -n 1)
 	if [ -z "$deb" ]; then
-		log "deps: downloading busybox-static:arm64"
-		(cd "$BUILD/deps" && apt-get download busybox-static:arm64 >/dev/null 2>&1) || {
+		log "deps: downloading $pkg:arm64"
+		(cd "$BUILD/deps" && apt-get download "$pkg:arm64" >/dev/null 2>&1) || {
 			as_root apt-get update >"$BUILD/logs/apt-update.log" 2>&1
-			(cd "$BUILD/deps" && apt-get download busybox-static:arm64)
+			(cd "$BUILD/deps" && apt-get download "$pkg:arm64")
 		}
 	fi
-	deb=$(find "$BUILD/deps" -name 'busybox-static_*_arm64.deb' | head -n 1)
-	[ -n "$deb" ] || die "busybox-static:arm64 could not be downloaded"
-	rm -rf "$BUSYBOX_DIR.partial"
-	mkdir -p "$BUSYBOX_DIR.partial"
-	dpkg-deb -x "$deb" "$BUSYBOX_DIR.partial"
-	rm -rf "$BUSYBOX_DIR"
-	mv "$BUSYBOX_DIR.partial" "$BUSYBOX_DIR"
-	log "deps: busybox $(basename "$deb") unpacked in build/busybox"
+	deb=$(find "$BUILD/deps" -name "${pkg}_*_arm64.deb" | head -n 1)
+	[ -n "$deb" ] || die "$pkg:arm64 could not be downloaded"
+	dpkg-deb -x "$deb" "$dir"
+	touch "$dir/.ptlab-$pkg"
+	log "deps: $(basename "$deb") unpacked in ${dir#"$BUILD"/}"
+}
+
+fetch_guest_packages() {
+	local pkg
+	enable_arm64
+	fetch_arm64 busybox-static "$BUILD/busybox"
+	for pkg in "${ARM64_PACKAGES[@]:1}"; do
+		fetch_arm64 "$pkg" "$BUILD/arm64"
+	done
 }
 
 mkdir -p "$BUILD/logs"
 install_packages
-fetch_busybox
+fetch_guest_packages

@@ -1,5 +1,7 @@
 #include "ptlab/boot.hpp"
 
+#include "ptlab/kselftest.hpp"
+
 #include "ptlab/expect.hpp"
 #include "ptlab/geometry.hpp"
 #include "ptlab/lines.hpp"
@@ -46,6 +48,17 @@ std::string label_of(const Request &request, const std::string &step_name) {
            step_name;
 }
 
+/// What the plans need beyond the base initramfs: the step's selftests for a kselftest plan
+/// (other runs keep their boot time).
+std::string guest_extras(const Layout &layout, const Request &request, const BuiltKernel &kernel,
+                         const Progress &progress) {
+    if (!wants_kselftests(request.plans)) {
+        return {};
+    }
+    return kselftest_cpio_list(layout,
+                               build_kselftests(layout, kernel.sha, kernel.step_name, progress));
+}
+
 } // namespace
 
 void build_guest_userspace(const Layout &layout) {
@@ -64,13 +77,22 @@ void write_promises(const Layout &layout, const Request &request, const KernelDi
     const Expectations e =
         expect(data, geometry_of_fragment(layout.geometry_fragment(request.config)),
                tree.series_subjects(request.step));
+    // The upstream selftests' known failures hold for facts of the geometry, a config or a
+    // step: the same facts the promises come from.
+    auto facts = geometry_of_fragment(layout.geometry_fragment(request.config)).facts();
+    facts["config"] = request.config;
+    facts["step"] = tree.step_name(request.step);
+    const auto known =
+        known_failures(nlohmann::json::parse(read_text_file(layout.kselftest_table())), facts);
     const std::string json =
-        nlohmann::json{{"values", e.values}, {"patches", e.patches}}.dump(2) + "\n";
+        nlohmann::json{{"values", e.values}, {"patches", e.patches}, {"known_failures", known}}
+            .dump(2) +
+        "\n";
     write_output(dir.expect_json().string(), [&](std::ostream &o) { o << json; });
     write_output(dir.module_rules().string(), [&](std::ostream &o) { o << to_module_rules(e); });
 }
 
-void write_initramfs(const Layout &layout, const KernelDir &dir) {
+void write_initramfs(const Layout &layout, const KernelDir &dir, const std::string &extra) {
     need_tools(layout.tool_packages(), {"gzip"});
     const std::string pid = std::to_string(getpid());
     const fs::path list = dir.dir / ("initramfs-kernel.txt." + pid);
@@ -82,6 +104,7 @@ void write_initramfs(const Layout &layout, const KernelDir &dir) {
             l << "dir /lib 0755 0 0\ndir /lib/modules 0755 0 0\nfile /lib/modules/"
               << ko.filename().string() << ' ' << ko.string() << " 0644 0 0\n";
         }
+        l << extra;
     }
     const fs::path archive = dir.dir / ("initramfs-kernel.cpio." + pid);
     ProcessOptions to_archive;
@@ -128,7 +151,7 @@ int boot_kernel(const Layout &layout, const Request &request, const BuiltKernel 
                 std::ostream &out, const Progress &progress) {
     need_guest_userspace(layout);
     write_promises(layout, request, kernel.dir);
-    write_initramfs(layout, kernel.dir);
+    write_initramfs(layout, kernel.dir, guest_extras(layout, request, kernel, progress));
     RunGuestArgs args = guest_args(layout, request, kernel);
     args.run_dir =
         layout.run_dir(request.config, request.flavour, kernel.step_name, request.plans).string();
@@ -168,7 +191,7 @@ void build_and_shell(const Layout &layout, const Request &request, const Progres
     const BuiltKernel kernel = kernel_for(layout, request, progress);
     need_guest_userspace(layout);
     write_promises(layout, request, kernel.dir);
-    write_initramfs(layout, kernel.dir);
+    write_initramfs(layout, kernel.dir, guest_extras(layout, request, kernel, progress));
     RunGuestArgs args = guest_args(layout, request, kernel);
     args.append += " ptlab.shell=1";
     args.shell = true;

@@ -23,6 +23,8 @@ std::string_view status_name(Status status) {
         return "SKIP";
     case Status::Error:
         return "ERROR";
+    case Status::XFail:
+        return "XFAIL";
     }
     return "ERROR";
 }
@@ -498,6 +500,9 @@ private:
                     directive.remove_prefix(1); // "SKIPPED:", "skip:"
                 }
                 result.skip_reason = unescape_name(trim(directive));
+            } else if (starts_with_icase(directive, "XFAIL")) {
+                result.status = Status::XFail;
+                result.skip_reason = unescape_name(trim(directive.substr(5)));
             } else if (starts_with_icase(directive, "TODO")) {
                 if (!line.ok) {
                     result.status = Status::Skip;
@@ -660,9 +665,10 @@ namespace {
 ktap::Node ktap_node(const TestResult &test) {
     ktap::Node n;
     n.name = test.name;
-    n.outcome = test.status == Status::Skip   ? ktap::Outcome::Skip
-                : test.status == Status::Pass ? ktap::Outcome::Ok
-                                              : ktap::Outcome::NotOk;
+    n.outcome = test.status == Status::Skip    ? ktap::Outcome::Skip
+                : test.status == Status::XFail ? ktap::Outcome::XFail
+                : test.status == Status::Pass  ? ktap::Outcome::Ok
+                                               : ktap::Outcome::NotOk;
     n.skip_reason = test.skip_reason;
     n.diagnostics = test.diagnostics;
     if (test.seconds >= 0) {

@@ -154,6 +154,8 @@ std::string outcome_text(const TestResult &result) {
         return "ok";
     case Status::Skip:
         return "SKIP (" + result.skip_reason + ")";
+    case Status::XFail:
+        return "XFAIL (" + result.skip_reason + ")";
     default:
         return "FAILED";
     }

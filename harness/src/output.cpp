@@ -60,6 +60,7 @@ void add_promise_options(CLI::App *cmd, PromiseFiles &files) {
 void apply_promise_files(const PromiseFiles &files, RunOptions &options) {
     if (!files.expect.empty()) {
         options.promised = load_promises(files.expect);
+        options.known_failures = load_known_failures(files.expect);
     }
     if (!files.kconfig.empty()) {
         options.host_facts =

@@ -1,5 +1,7 @@
 #include "ptlab/run.hpp"
 
+#include "ptlab/kselftest.hpp"
+
 #include "ptlab/lines.hpp"
 
 #include <algorithm>
@@ -236,6 +238,7 @@ Verdict judge_run(const std::vector<std::string> &raw, const RunOptions &options
     Verdict v;
     v.timed_out = options.timed_out;
     v.ktap = parse_ktap(lines);
+    apply_known_failures(v.ktap, options.known_failures);
     read_markers(lines, options, v);
     const Splat *panic = sort_splats(console, options, v);
     const KtapOutcome ktap = ktap_outcome(v.ktap);

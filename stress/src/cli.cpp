@@ -50,6 +50,7 @@ std::string workload_list() {
            "      page tables or stage-2 tables afterwards\n"
            "selftest-warn, selftest-hang, selftest-panic\n"
            "      the harness's own failure modes: a WARN with all-ok KTAP, a hang, a panic\n"
+           "kselftest the kernel's own vm and kvm selftests under /kselftest\n"
            "hold  map a THP and a small-page region, print their ranges, wait (for audits)\n"
            "bench fault throughput of T threads with a PMD table each or one shared (THP), and\n"
            "      at the PTE level; lock contention from /proc/lock_stat when the kernel has it\n";
@@ -251,6 +252,14 @@ void add_workload_commands(CLI::App &app) {
     }
 }
 
+void add_kselftest_command(CLI::App &app, Options &o) {
+    auto *k = app.add_subcommand("kselftest", "the upstream selftests under /kselftest (vm, kvm), "
+                                              "each under its timeout, output nested");
+    k->fallthrough();
+    k->add_option("--suite", o.kselftest_suite, "vm, kvm or all (default all)")
+        ->check(CLI::IsMember({"vm", "kvm", "all"}));
+}
+
 void add_hold_command(CLI::App &app, Options &o) {
     auto *hold = app.add_subcommand(
         "hold", "map a THP region and a small-page region, print 'ready pid=... thp=start-end "
@@ -321,8 +330,7 @@ std::optional<int> finish_options(const CLI::App &app, bool seed_given, Options 
         o.command = sub->get_name();
     }
     if (o.command.empty()) {
-        err << "ptlab-stress: error: a subcommand is required: thp, efi, kvm, all, boot, hold or "
-               "bench\n"
+        err << "ptlab-stress: error: a subcommand is required ('ptlab-stress --list' lists them)\n"
             << "Run 'ptlab-stress --help' for usage.\n";
         return kExitUsage;
     }
@@ -356,6 +364,7 @@ CliOutcome parse_cli(int argc, const char *const *argv, std::ostream &out, std::
     CLI::Option *seed = add_common_options(app, o);
     add_workload_commands(app);
     add_hold_command(app, o);
+    add_kselftest_command(app, o);
     add_bench_command(app, o.bench);
     app.require_subcommand(0, 1);
     // CLI11 takes the words last first.

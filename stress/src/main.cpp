@@ -92,6 +92,9 @@ int main(int argc, char **argv) {
         if (opts.command == "faults") {
             return ptlab::run_faults(opts);
         }
+        if (opts.command == "kselftest") {
+            return ptlab::run_kselftests(opts.kselftest_suite);
+        }
         if (opts.command.starts_with("selftest-")) {
             return ptlab::run_selftest(opts.command);
         }

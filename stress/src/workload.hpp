@@ -65,6 +65,9 @@ int run_audit();
 // ptlab-stress faults (faults_plan.cpp: thp and kvm under fault injection, then no leak).
 int run_faults(const Options &opts);
 
+// ptlab-stress kselftest (kselftest_plan.cpp: the upstream selftests under /kselftest).
+int run_kselftests(const std::string &suite);
+
 // ptlab-stress selftest-warn|hang|panic (selftest_plan.cpp: the harness's own failure modes).
 int run_selftest(const std::string &command);
 

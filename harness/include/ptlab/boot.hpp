@@ -18,9 +18,10 @@ namespace ptlab {
 /// configs/expectations.json and the series patches the step contains.
 void write_promises(const Layout &layout, const Request &request, const KernelDir &dir);
 
-/// The per-kernel archive (the module's rules, and the module when it was built for this
-/// kernel) appended to the base initramfs: the kernel unpacks both.
-void write_initramfs(const Layout &layout, const KernelDir &dir);
+/// The per-kernel archive (the module's rules, the module when it was built for this kernel,
+/// and extra: more gen_init_cpio lines, the selftests when a plan runs them) appended to the
+/// base initramfs: the kernel unpacks both.
+void write_initramfs(const Layout &layout, const KernelDir &dir, const std::string &extra = {});
 
 /// "ptlab.plans=boot,audit ptlab.config=4k-48 ptlab.step=series-head" and PTLAB_ARGS.
 std::string plan_cmdline(const Request &request, const std::string &step_name);

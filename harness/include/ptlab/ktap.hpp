@@ -8,15 +8,16 @@
 
 namespace ptlab {
 
-enum class Status { Pass, Fail, Skip, Error };
+/// XFail: a failure the lab knew of, with its reason (expected results, applied on the host).
+enum class Status { Pass, Fail, Skip, Error, XFail };
 
-/// "PASS", "FAIL", "SKIP", "ERROR".
+/// "PASS", "FAIL", "SKIP", "ERROR", "XFAIL".
 std::string_view status_name(Status status);
 
 struct TestResult {
     std::string name;
     Status status = Status::Pass;
-    std::string skip_reason;
+    std::string skip_reason; ///< the reason of a SKIP or an XFAIL
     std::vector<std::string> diagnostics;
     double seconds = -1.0; ///< negative if unknown
     std::vector<TestResult> subtests;

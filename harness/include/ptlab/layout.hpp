@@ -50,6 +50,8 @@ struct Layout {
     /// Which Debian package provides each program the lab runs.
     [[nodiscard]] fs::path tool_packages() const { return top / "configs/tool-packages"; }
     [[nodiscard]] fs::path plan_file(const std::string &plan) const;
+    /// The upstream selftests the kselftest plans run, and their known results.
+    [[nodiscard]] fs::path kselftest_table() const { return top / "configs/kselftests.json"; }
     [[nodiscard]] fs::path module_sources() const { return top / "module"; }
     /// The glue scripts that build the guest's user space (scripts/stress.sh, rootfs.sh).
     [[nodiscard]] fs::path script(const std::string &name) const { return top / "scripts" / name; }

@@ -44,5 +44,7 @@ std::vector<PromiseCheck> broken(const std::vector<PromiseCheck> &checks);
 
 /// The values of an expectations file written by `ptlab expect --json`.
 std::map<std::string, std::string> load_promises(const std::string &path);
+/// Its "known_failures" (test name -> why), empty when it has none.
+std::map<std::string, std::string> load_known_failures(const std::string &path);
 
 } // namespace ptlab

@@ -38,6 +38,7 @@ struct Counts {
     int passed = 0;
     int failed = 0;
     int skipped = 0;
+    int xfailed = 0; ///< failures known and expected (with their reason): neither pass nor fail
 };
 
 /// Leaf counting: passed/skipped leaves, failed = failed or errored leaves, plus a Fail/Error

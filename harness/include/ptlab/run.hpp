@@ -41,6 +41,8 @@ struct RunOptions {
     std::size_t tail_lines = 50;
     std::map<std::string, std::string> promised; ///< what the config at the step promises
     std::vector<Fact> host_facts;                ///< known on the host (the built .config)
+    /// Upstream selftests known to fail at this config and step: test name -> why.
+    std::map<std::string, std::string> known_failures;
 };
 
 /// Reasons, in priority order.

@@ -1,0 +1,229 @@
+#include "ptlab/kselftest.hpp"
+
+#include "ptlab/lines.hpp"
+#include "ptlab/process.hpp"
+#include "ptlab/tools.hpp"
+#include "ptlab/tree.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+
+namespace ptlab {
+
+namespace {
+
+// Bumped when the way the selftests are built changes: old builds are not reused.
+constexpr const char *recipe = "kselftest-recipe-1";
+
+// What the selftests of 6.1 are built from, besides their own folders.
+const std::vector<std::string> key_paths = {"tools/testing/selftests/vm",
+                                            "tools/testing/selftests/kvm",
+                                            "tools/testing/selftests/lib.mk",
+                                            "tools/testing/selftests/kselftest.h",
+                                            "tools/include",
+                                            "tools/arch/arm64",
+                                            "tools/lib",
+                                            "include/uapi",
+                                            "arch/arm64/include/uapi",
+                                            "scripts/headers_install.sh"};
+
+std::string fnv1a(const std::string &text) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char c : text) {
+        h = (h ^ c) * 0x100000001b3ULL;
+    }
+    std::ostringstream hex;
+    hex << std::hex << h;
+    return hex.str();
+}
+
+const std::vector<std::string> cross = {"ARCH=arm64", "CROSS_COMPILE=aarch64-linux-gnu-"};
+
+std::vector<std::string> make_in(const fs::path &dir, std::vector<std::string> args) {
+    std::vector<std::string> argv = {"make", "-C", dir.string()};
+    argv.insert(argv.end(), cross.begin(), cross.end());
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+}
+
+/// The worktree at sha: made once, then moved from step to step.
+void checkout_worktree(const Layout &layout, const std::string &sha, const PhaseLog &log) {
+    const fs::path wt = layout.build / "kselftest-src";
+    if (!fs::exists(wt / ".git")) {
+        fs::remove_all(wt);
+        log.run({"git", "-C", layout.src().string(), "worktree", "prune"});
+        log.run(
+            {"git", "-C", layout.src().string(), "worktree", "add", "--detach", wt.string(), sha});
+        return;
+    }
+    log.run({"git", "-C", wt.string(), "checkout", "-q", "-f", "--detach", sha});
+}
+
+/// make -k: a test that does not build on this step leaves the others built; which tests
+/// are missing is the guest runner's to say (each names its binary).
+void make_suite(const std::vector<std::string> &argv, const PhaseLog &log) {
+    ProcessOptions options;
+    options.log = log.path();
+    log.note("$ " + join_words(argv, " "));
+    const int status = run_process(argv, options);
+    if (status != 0) {
+        log.note("make exited " + std::to_string(status) + ": the tests that built are used");
+    }
+}
+
+bool is_test_binary(const fs::directory_entry &entry) {
+    const auto ext = entry.path().extension();
+    return entry.is_regular_file() && ext != ".o" && ext != ".a" && ext != ".d" &&
+           (entry.status().permissions() & fs::perms::owner_exec) != fs::perms::none;
+}
+
+bool matches(const nlohmann::json &when, const std::map<std::string, std::string> &facts) {
+    for (const auto &[key, value] : when.items()) {
+        const auto it = facts.find(key);
+        const auto wanted = value.is_array() ? value : nlohmann::json::array({value});
+        if (it == facts.end() ||
+            std::none_of(wanted.begin(), wanted.end(), [&](const nlohmann::json &w) {
+                return w.get<std::string>() == it->second;
+            })) {
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+bool wants_kselftests(const std::vector<std::string> &plans) {
+    return std::any_of(plans.begin(), plans.end(),
+                       [](const std::string &p) { return p.starts_with("kselftest"); });
+}
+
+std::string kselftest_key(const fs::path &src, const std::string &sha) {
+    const Tree tree(src);
+    std::string ids = recipe;
+    for (const auto &path : key_paths) {
+        const std::string id = tree.git({"rev-parse", sha + ":" + path});
+        ids.append(1, ' ').append(trim(id));
+    }
+    return fnv1a(ids);
+}
+
+KselftestBuild build_kselftests(const Layout &layout, const std::string &sha,
+                                const std::string &step_name, const Progress &progress) {
+    KselftestBuild b;
+    b.key = kselftest_key(layout.src(), sha);
+    b.dir = layout.build / "kselftests" / b.key;
+    const fs::path stamp = b.dir / ".ptlab-built";
+    const std::string what = "kselftests @ " + step_name;
+    if (fs::exists(stamp)) {
+        b.reused = true;
+        progress.say(what + ": reused " + b.key + " (built for " + read_text_file(stamp) + ")");
+        return b;
+    }
+    need_tools(layout.tool_packages(), {"make", "aarch64-linux-gnu-gcc", "git"});
+    const fs::path wt = layout.build / "kselftest-src";
+    const fs::path arm64 = layout.build / "arm64";
+    fs::remove_all(b.dir);
+    for (const char *sub : {"hdr", "vm", "kvm"}) {
+        fs::create_directories(b.dir / sub);
+    }
+    progress.phase(what + ": checkout", b.dir / "checkout.log",
+                   [&](const PhaseLog &log) { checkout_worktree(layout, sha, log); });
+    progress.phase(what + ": uapi headers", b.dir / "headers.log", [&](const PhaseLog &log) {
+        log.run(make_in(wt, {"-s", "O=" + (b.dir / "hdr").string(), "headers_install"}));
+    });
+    const std::string hdr = (b.dir / "hdr/usr/include").string();
+    progress.phase(what + ": vm", b.dir / "vm.log", [&](const PhaseLog &log) {
+        // vm/Makefile takes the machine from uname -m unless told.
+        make_suite(make_in(wt / "tools/testing/selftests/vm",
+                           {"-k", "-j2", "MACHINE=arm64", "KHDR_INCLUDES=-isystem " + hdr,
+                            "EXTRA_CFLAGS=-static -I" + (arm64 / "usr/include").string() + " -L" +
+                                (arm64 / "usr/lib/aarch64-linux-gnu").string(),
+                            "OUTPUT=" + (b.dir / "vm").string()}),
+                   log);
+    });
+    progress.phase(what + ": kvm", b.dir / "kvm.log", [&](const PhaseLog &log) {
+        // LDFLAGS on the command line would replace the Makefile's own -pthread.
+        make_suite(make_in(wt / "tools/testing/selftests/kvm",
+                           {"-k", "-j2", "LINUX_HDR_PATH=" + hdr, "EXTRA_CFLAGS=-static",
+                            "OUTPUT=" + (b.dir / "kvm").string()}),
+                   log);
+    });
+    std::ofstream(stamp) << step_name;
+    return b;
+}
+
+std::string kselftest_cpio_list(const Layout &layout, const KselftestBuild &build) {
+    const fs::path bash = layout.build / "arm64/bin/bash-static";
+    if (!fs::exists(bash)) {
+        throw std::runtime_error(bash.string() + " missing: run 'make deps' (it downloads "
+                                                 "bash-static:arm64)");
+    }
+    std::ostringstream list;
+    list << "dir /kselftest 0755 0 0\n"
+         << "file /kselftest/tests.json " << layout.kselftest_table().string() << " 0644 0 0\n"
+         << "file /bin/bash " << bash.string() << " 0755 0 0\n";
+    for (const char *suite : {"vm", "kvm"}) {
+        const fs::path root = build.dir / suite;
+        list << "dir /kselftest/" << suite << " 0755 0 0\n";
+        std::vector<fs::directory_entry> entries(fs::recursive_directory_iterator(root), {});
+        std::sort(entries.begin(), entries.end());
+        for (const auto &entry : entries) {
+            const std::string rel = fs::relative(entry.path(), root).string();
+            if (entry.is_directory()) {
+                list << "dir /kselftest/" << suite << '/' << rel << " 0755 0 0\n";
+            } else if (is_test_binary(entry)) {
+                list << "file /kselftest/" << suite << '/' << rel << ' ' << entry.path().string()
+                     << " 0755 0 0\n";
+            }
+        }
+    }
+    return list.str();
+}
+
+std::map<std::string, std::string> known_failures(const nlohmann::json &table,
+                                                  const std::map<std::string, std::string> &facts) {
+    std::map<std::string, std::string> known;
+    for (const auto &row : table.value("known_failures", nlohmann::json::array())) {
+        if (matches(row.value("when", nlohmann::json::object()), facts)) {
+            known[row.at("test").get<std::string>()] = row.at("reason").get<std::string>();
+        }
+    }
+    return known;
+}
+
+void apply_known_failures(KtapLog &log, const std::map<std::string, std::string> &known) {
+    for (auto &plan : log.root.subtests) {
+        if (!plan.name.starts_with("kselftest")) {
+            continue;
+        }
+        bool changed = false;
+        for (auto &test : plan.subtests) {
+            const auto it = known.find(test.name);
+            if (it == known.end()) {
+                continue;
+            }
+            if (test.status == Status::Fail) {
+                test.status = Status::XFail;
+                test.skip_reason = it->second;
+                changed = true;
+            } else if (test.status == Status::Pass) {
+                test.status = Status::Fail;
+                test.diagnostics.push_back("unexpected pass: known to fail (" + it->second +
+                                           "); update configs/kselftests.json");
+                changed = true;
+            }
+        }
+        if (changed) {
+            const bool failed =
+                std::any_of(plan.subtests.begin(), plan.subtests.end(), [](const TestResult &t) {
+                    return t.status == Status::Fail || t.status == Status::Error;
+                });
+            plan.status = failed ? Status::Fail : Status::Pass;
+        }
+    }
+}
+
+} // namespace ptlab
