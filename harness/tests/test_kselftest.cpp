@@ -49,6 +49,19 @@ TEST(Kselftest, AKnownFailureIsAnXfailAndThePlanPasses) {
     EXPECT_EQ(counts.passed, 1);
 }
 
+TEST(Kselftest, AKnownFailuresOwnFailedChecksAreExpectedWithIt) {
+    KtapLog log = parse_ktap(split_lines("KTAP version 1\n1..1\n    KTAP version 1\n    1..1\n"
+                                         "        KTAP version 1\n        1..2\n"
+                                         "        ok 1 small\n        not ok 2 2GB mremap\n"
+                                         "    not ok 1 mremap_test\nnot ok 1 kselftest-vm\n"));
+    apply_known_failures(log, {{"mremap_test", "2 GiB regions"}});
+    const Counts counts = count_results(log.root.subtests);
+    EXPECT_EQ(counts.failed, 0);
+    EXPECT_EQ(counts.xfailed, 1);
+    EXPECT_EQ(counts.passed, 1);
+    EXPECT_EQ(log.root.subtests.at(0).status, Status::Pass);
+}
+
 TEST(Kselftest, AKnownFailureThatPassesFailsTheRun) {
     KtapLog log = plan_log("kselftest-vm", "    ok 1 mremap_test\n    ok 2 madv_populate\n");
     apply_known_failures(log, {{"mremap_test", "2 GiB regions"}});
