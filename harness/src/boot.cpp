@@ -5,6 +5,7 @@
 #include "ptlab/expect.hpp"
 #include "ptlab/geometry.hpp"
 #include "ptlab/lines.hpp"
+#include "ptlab/machine.hpp"
 #include "ptlab/process.hpp"
 #include "ptlab/run_guest.hpp"
 #include "ptlab/tools.hpp"
@@ -59,6 +60,17 @@ std::string guest_extras(const Layout &layout, const Request &request, const Bui
                                build_kselftests(layout, kernel.sha, kernel.step_name, progress));
 }
 
+/// What the guest gets: MEMORY, else the machine's for the page size.
+int guest_memory_mib(const Layout &layout, const Request &request, const Geometry &geometry) {
+    if (request.memory_mib > 0) {
+        return request.memory_mib;
+    }
+    const Machine machine =
+        load_machine(request.machine.empty() ? layout.machine() : fs::path(request.machine));
+    const auto it = machine.memory_mib.find(geometry.page_size_name());
+    return it == machine.memory_mib.end() ? 0 : it->second;
+}
+
 } // namespace
 
 void build_guest_userspace(const Layout &layout) {
@@ -79,7 +91,9 @@ void write_promises(const Layout &layout, const Request &request, const KernelDi
                tree.series_subjects(request.step));
     // The upstream selftests' known failures hold for facts of the geometry, a config or a
     // step: the same facts the promises come from.
-    auto facts = geometry_of_fragment(layout.geometry_fragment(request.config)).facts();
+    const Geometry geometry = geometry_of_fragment(layout.geometry_fragment(request.config));
+    auto facts = geometry.facts();
+    facts["memory_mib"] = std::to_string(guest_memory_mib(layout, request, geometry));
     facts["config"] = request.config;
     facts["step"] = tree.step_name(request.step);
     const auto known =
@@ -127,6 +141,9 @@ void write_initramfs(const Layout &layout, const KernelDir &dir, const std::stri
 std::string plan_cmdline(const Request &request, const std::string &step_name) {
     std::string line = "ptlab.plans=" + join_words(request.plans, ",") +
                        " ptlab.config=" + request.config + " ptlab.step=" + step_name;
+    if (!request.kselftests.empty()) {
+        line += " ptlab.kselftests=" + join_words(request.kselftests, ",");
+    }
     if (!request.extra_args.empty()) {
         line += " " + request.extra_args;
     }

@@ -3,6 +3,8 @@
 #include "ptlab/lines.hpp"
 #include "ptlab/splat.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
@@ -36,6 +38,7 @@ const std::vector<Knob> &knobs() {
         {"SMP", "", "guest CPUs (default: the machine's)"},
         {"MEM", "", "guest MiB (default: the machine's for the page size)"},
         {"ALLOW", "", "splat kinds that are informational only"},
+        {"KSELFTESTS", "", "kselftest plans: only these tests (configs/kselftests.json names)"},
         {"PTLAB_ARGS", "", "more kernel parameters for the plans (ptlab.stress_seconds=5)"},
         {"V", "0", "1: builds and the console live"},
         {"PREBUILT", "0", "1: boot the kernel as built, build nothing"},
@@ -139,6 +142,23 @@ void check_plan_names(const std::vector<std::string> &plans, const Layout &layou
     }
 }
 
+void check_kselftest_names(const std::vector<std::string> &names, const Layout &layout) {
+    if (names.empty()) {
+        return;
+    }
+    std::vector<std::string> valid;
+    const auto table = nlohmann::json::parse(read_text_file(layout.kselftest_table()));
+    for (const auto &row : table.at("tests")) {
+        valid.push_back(row.at("name").get<std::string>());
+    }
+    for (const auto &name : names) {
+        if (!contains(valid, name)) {
+            throw KnobError("KSELFTESTS: unknown selftest '" + name +
+                            "'; valid: " + join_words(valid, " "));
+        }
+    }
+}
+
 Request request_from(const Getenv &env, const Layout &layout) {
     Request r;
     r.config = knob_value(env, "CONFIG");
@@ -162,6 +182,8 @@ Request request_from(const Getenv &env, const Layout &layout) {
                             "'; valid: " + join_words(splat_kinds(), " "));
         }
     }
+    r.kselftests = split_words(knob_value(env, "KSELFTESTS"));
+    check_kselftest_names(r.kselftests, layout);
     r.extra_args = knob_value(env, "PTLAB_ARGS");
     r.machine = knob_value(env, "PTLAB_MACHINE");
     r.verbose = knob_value(env, "V") == "1";
@@ -177,6 +199,7 @@ std::map<std::string, std::string> request_env(const Request &r) {
             {"SMP", r.smp == 0 ? "" : std::to_string(r.smp)},
             {"MEM", r.memory_mib == 0 ? "" : std::to_string(r.memory_mib)},
             {"ALLOW", join_words(r.allow, " ")},
+            {"KSELFTESTS", join_words(r.kselftests, ",")},
             {"PTLAB_ARGS", r.extra_args},
             {"PTLAB_MACHINE", r.machine},
             {"V", r.verbose ? "1" : "0"},

@@ -75,6 +75,17 @@ TEST(Request, BadKnobsAreRefusedNamingWhatIsValid) {
               std::string::npos);
 }
 
+TEST(Request, SelftestNamesAreCheckedAgainstTheTable) {
+    EXPECT_EQ(knob_error({{"KSELFTESTS", "khugepaged,nope"}}).substr(0, 60),
+              "KSELFTESTS: unknown selftest 'nope'; valid: khugepaged split");
+    const Request r =
+        request_from(env_of({{"KSELFTESTS", "khugepaged aarch64/arch_timer"}}), real_layout());
+    EXPECT_EQ(r.kselftests, (std::vector<std::string>{"khugepaged", "aarch64/arch_timer"}));
+    EXPECT_NE(
+        plan_cmdline(r, "series-head").find(" ptlab.kselftests=khugepaged,aarch64/arch_timer"),
+        std::string::npos);
+}
+
 TEST(Request, PlansMaySeparateBySpacesOrCommas) {
     const Request r = request_from(env_of({{"PLANS", "boot,audit  thp"}}), real_layout());
     EXPECT_EQ(r.plans, (std::vector<std::string>{"boot", "audit", "thp"}));

@@ -94,6 +94,11 @@ std::string apply_knobs(const std::string &path, bool seed_on_argv, Options &o) 
                     throw std::invalid_argument(value);
                 }
                 o.fault_probability = static_cast<unsigned>(percent);
+            } else if (key == "ptlab.kselftests" && o.kselftest_only.empty()) {
+                std::istringstream names(value);
+                for (std::string name; std::getline(names, name, ',');) {
+                    o.kselftest_only.push_back(name);
+                }
             } else if (key == "ptlab.seed" && !seed_on_argv) {
                 o.seed = std::stoull(value, &used, 0);
                 if (used != value.size()) {
@@ -258,6 +263,10 @@ void add_kselftest_command(CLI::App &app, Options &o) {
     k->fallthrough();
     k->add_option("--suite", o.kselftest_suite, "vm, kvm or all (default all)")
         ->check(CLI::IsMember({"vm", "kvm", "all"}));
+    k->add_option("--only", o.kselftest_only,
+                  "only these tests, by their table name (ptlab.kselftests=a,b on the kernel "
+                  "command line)")
+        ->delimiter(',');
 }
 
 void add_hold_command(CLI::App &app, Options &o) {

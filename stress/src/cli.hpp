@@ -45,10 +45,11 @@ struct Options {
     std::vector<unsigned> ipa_bits; // kvm: IPA sizes to test; empty = 32..48 as allowed
     bool make_it_fail = false;      // opt this process into fault injection once started
     unsigned fault_probability = 5; // faults: percent of allocations that fail
-    std::string kselftest_suite = "all"; // kselftest: vm, kvm or all
-    std::uint64_t thp_mib = 0;           // hold
-    std::uint64_t small_mib = 0;         // hold
-    BenchOptions bench;                  // bench
+    std::string kselftest_suite = "all";     // kselftest: vm, kvm or all
+    std::vector<std::string> kselftest_only; // kselftest: only these tests (empty: all)
+    std::uint64_t thp_mib = 0;               // hold
+    std::uint64_t small_mib = 0;             // hold
+    BenchOptions bench;                      // bench
 
     [[nodiscard]] double effective_duration() const {
         return duration.value_or(iterations ? 0.0 : default_duration(command));

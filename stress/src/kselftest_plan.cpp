@@ -6,7 +6,7 @@
 // only by time ("stop_after") pass when they are still running then. The guest reports;
 // which failures are known and why is the host's to say (XFAIL).
 
-#include "plan_writer.hpp"
+#include "kselftest_runner.hpp"
 #include "procfs.hpp"
 #include "workload.hpp"
 
@@ -30,17 +30,6 @@ namespace {
 
 const std::string kRoot = "/kselftest";
 
-struct Selftest {
-    std::string name;
-    std::string suite;
-    std::vector<std::string> argv; ///< argv[0] relative to /kselftest/<suite>
-    int timeout = 120;             ///< seconds
-    int stop_after = 0;            ///< seconds: stopped then, a pass if it was still fine
-    std::string left_out;          ///< why it is not run here
-    /// Its exit status counts its failures (khugepaged): 4 is four failures, not a skip.
-    bool exit_counts_failures = false;
-};
-
 std::string join_argv(const std::vector<std::string> &argv) {
     std::string line;
     for (const auto &a : argv) {
@@ -48,6 +37,8 @@ std::string join_argv(const std::vector<std::string> &argv) {
     }
     return line;
 }
+
+} // namespace
 
 std::vector<Selftest> tests_of(const nlohmann::json &table, const std::string &suite) {
     std::vector<Selftest> tests;
@@ -68,28 +59,20 @@ std::vector<Selftest> tests_of(const nlohmann::json &table, const std::string &s
     return tests;
 }
 
-struct Ran {
-    int status = -1; ///< exit status, or -1
-    int signal = 0;  ///< the signal that ended it
-    bool timed_out = false;
-    bool stopped = false; ///< stopped at stop_after
-    std::string last_line;
-};
-
 /// Runs the test with its output indented under the plan's "# Subtest:" line.
-Ran run_test(const Selftest &t) {
+Ran run_test(const Selftest &t, const std::filesystem::path &root, std::ostream &out) {
     Ran ran;
-    int out[2];
-    if (::pipe2(out, O_CLOEXEC) != 0) {
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
         ran.last_line = "pipe: " + errno_text(errno);
         return ran;
     }
-    const std::string dir = kRoot + "/" + t.suite;
+    const std::string dir = (root / t.suite).string();
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::setpgid(0, 0);
-        ::dup2(out[1], STDOUT_FILENO);
-        ::dup2(out[1], STDERR_FILENO);
+        ::dup2(pipe_fds[1], STDOUT_FILENO);
+        ::dup2(pipe_fds[1], STDERR_FILENO);
         if (::chdir(dir.c_str()) != 0) {
             ::_exit(127);
         }
@@ -102,7 +85,7 @@ Ran run_test(const Selftest &t) {
         std::printf("cannot run %s/%s: %s\n", dir.c_str(), args[0], std::strerror(errno));
         ::_exit(127);
     }
-    ::close(out[1]);
+    ::close(pipe_fds[1]);
     const auto start = std::chrono::steady_clock::now();
     const int limit = t.stop_after > 0 ? t.stop_after : t.timeout;
     std::string pending;
@@ -114,31 +97,31 @@ Ran run_test(const Selftest &t) {
             ::kill(-pid, SIGKILL);
             break;
         }
-        pollfd p{out[0], POLLIN, 0};
+        pollfd p{pipe_fds[0], POLLIN, 0};
         if (::poll(&p, 1, static_cast<int>(std::min(left, 1.0) * 1000) + 1) <= 0) {
             continue;
         }
         char buf[4096];
-        const ssize_t n = ::read(out[0], buf, sizeof buf);
+        const ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
         if (n <= 0) {
             break;
         }
         pending.append(buf, static_cast<std::size_t>(n));
         for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
             const std::string line = pending.substr(0, nl);
-            std::cout << "    " << line << '\n';
+            out << "    " << line << '\n';
             if (!trim(line).empty()) {
                 ran.last_line = trim(line);
             }
             pending.erase(0, nl + 1);
         }
-        std::cout << std::flush;
+        out << std::flush;
     }
     if (!pending.empty()) {
-        std::cout << "    " << pending << '\n' << std::flush;
+        out << "    " << pending << '\n' << std::flush;
         ran.last_line = trim(pending);
     }
-    ::close(out[0]);
+    ::close(pipe_fds[0]);
     int status = 0;
     ::waitpid(pid, &status, 0);
     ::kill(-pid, SIGKILL); // what it left behind
@@ -149,6 +132,8 @@ Ran run_test(const Selftest &t) {
     }
     return ran;
 }
+
+namespace {
 
 /// The hugetlb tests need reserved pages (map_hugetlb maps 256 MiB): 320 MiB of them, or a
 /// sixth of the memory when that is less (one 512 MiB page on 64K).
@@ -171,6 +156,8 @@ void reserve_hugetlb_pages(PlanWriter &plan) {
               std::to_string(size_kb) + " kB reserved");
 }
 
+} // namespace
+
 void report(PlanWriter &plan, const Selftest &t, const Ran &ran) {
     const std::string command = join_argv(t.argv);
     if (ran.stopped) {
@@ -190,9 +177,8 @@ void report(PlanWriter &plan, const Selftest &t, const Ran &ran) {
     }
 }
 
-} // namespace
-
-int run_kselftests(const std::string &suite) {
+int run_kselftests(const Options &opts) {
+    const std::string &suite = opts.kselftest_suite;
     const auto text = try_read_file(kRoot + "/tests.json");
     if (!text) {
         std::cout << "KTAP version 1\n1..0 # SKIP no " << kRoot
@@ -200,7 +186,13 @@ int run_kselftests(const std::string &suite) {
                      "kselftest plan)\n";
         return kExitSkip;
     }
-    const auto tests = tests_of(nlohmann::json::parse(*text), suite);
+    auto tests = tests_of(nlohmann::json::parse(*text), suite);
+    if (!opts.kselftest_only.empty()) {
+        std::erase_if(tests, [&](const Selftest &t) {
+            return std::find(opts.kselftest_only.begin(), opts.kselftest_only.end(), t.name) ==
+                   opts.kselftest_only.end();
+        });
+    }
     PlanWriter plan(std::cout, static_cast<int>(tests.size()),
                     {"upstream selftests of the step under test, suite " + suite});
     reserve_hugetlb_pages(plan);
@@ -215,7 +207,7 @@ int run_kselftests(const std::string &suite) {
             continue;
         }
         std::cout << "    # Subtest: " << t.name << '\n' << std::flush;
-        report(plan, t, run_test(t));
+        report(plan, t, run_test(t, kRoot, std::cout));
     }
     return plan.exit_code();
 }

@@ -93,7 +93,7 @@ int main(int argc, char **argv) {
             return ptlab::run_faults(opts);
         }
         if (opts.command == "kselftest") {
-            return ptlab::run_kselftests(opts.kselftest_suite);
+            return ptlab::run_kselftests(opts);
         }
         if (opts.command.starts_with("selftest-")) {
             return ptlab::run_selftest(opts.command);

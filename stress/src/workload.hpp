@@ -66,7 +66,7 @@ int run_audit();
 int run_faults(const Options &opts);
 
 // ptlab-stress kselftest (kselftest_plan.cpp: the upstream selftests under /kselftest).
-int run_kselftests(const std::string &suite);
+int run_kselftests(const Options &opts);
 
 // ptlab-stress selftest-warn|hang|panic (selftest_plan.cpp: the harness's own failure modes).
 int run_selftest(const std::string &command);

@@ -98,6 +98,9 @@ TEST(Cli, KnobsFromTheKernelCommandLine) {
         parse({"faults", "--knobs-from", cmdline_file("ptlab.fault_probability=12")});
     ASSERT_FALSE(faults.res.exit_code) << faults.err;
     EXPECT_EQ(faults.res.options.fault_probability, 12U);
+    const auto only = parse({"kselftest", "--knobs-from", cmdline_file("ptlab.kselftests=a,b/c")});
+    ASSERT_FALSE(only.res.exit_code) << only.err;
+    EXPECT_EQ(only.res.options.kselftest_only, (std::vector<std::string>{"a", "b/c"}));
 }
 
 TEST(Cli, BadKnobOnTheKernelCommandLineIsAUsageError) {

@@ -42,10 +42,11 @@ struct Request {
     int smp = 0;        ///< 0: the machine's
     int memory_mib = 0; ///< 0: the machine's for the page size
     std::vector<std::string> allow;
-    std::string extra_args; ///< more ptlab.* kernel parameters (PTLAB_ARGS)
-    std::string machine;    ///< another machine description (PTLAB_MACHINE), or empty
-    bool verbose = false;   ///< V=1: the console and the builds' output live
-    bool prebuilt = false;  ///< PREBUILT=1: boot what is built, build nothing
+    std::vector<std::string> kselftests; ///< KSELFTESTS: only these upstream selftests
+    std::string extra_args;              ///< more ptlab.* kernel parameters (PTLAB_ARGS)
+    std::string machine;                 ///< another machine description (PTLAB_MACHINE), or empty
+    bool verbose = false;                ///< V=1: the console and the builds' output live
+    bool prebuilt = false;               ///< PREBUILT=1: boot what is built, build nothing
 };
 
 /// Reads and checks the knobs; throws KnobError naming the knob and what is valid.
@@ -66,5 +67,6 @@ std::vector<std::string> split_words(const std::string &text);
 void check_config_name(const std::string &config, const Layout &layout);
 void check_flavour_name(const std::string &flavour, const Layout &layout);
 void check_plan_names(const std::vector<std::string> &plans, const Layout &layout);
+void check_kselftest_names(const std::vector<std::string> &names, const Layout &layout);
 
 } // namespace ptlab

@@ -1,0 +1,97 @@
+// The selftest runner on host programs: each outcome a real process (a shell script) gives,
+// its output indented, a timeout, a test bounded by time, and a failure count.
+#include "kselftest_runner.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <unistd.h>
+
+namespace ptlab {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Runner : public ::testing::Test {
+protected:
+    void SetUp() override {
+        root_ = fs::temp_directory_path() / ("ptlab-kselftest-" + std::to_string(getpid()));
+        fs::create_directories(root_ / "vm");
+    }
+    void TearDown() override { fs::remove_all(root_); }
+
+    /// A test program: a shell script in root/vm.
+    Selftest script(const std::string &name, const std::string &body) {
+        const fs::path path = root_ / "vm" / name;
+        std::ofstream(path) << "#!/bin/sh\n" << body << '\n';
+        fs::permissions(path, fs::perms::owner_all);
+        Selftest t;
+        t.name = name;
+        t.suite = "vm";
+        t.argv = {"./" + name};
+        t.timeout = 10;
+        return t;
+    }
+    std::string result_of(const Selftest &t) {
+        std::ostringstream nested;
+        const Ran ran = run_test(t, root_, nested);
+        std::ostringstream out;
+        PlanWriter plan(out, 1);
+        report(plan, t, ran);
+        output_ = nested.str();
+        return out.str().substr(std::string("KTAP version 1\n1..1\n").size());
+    }
+
+    fs::path root_;
+    std::string output_;
+};
+
+TEST_F(Runner, ExitStatusesAreResults) {
+    EXPECT_EQ(result_of(script("passes", "echo fine")), "ok 1 passes\n");
+    EXPECT_EQ(output_, "    fine\n");
+    EXPECT_EQ(result_of(script("skips", "echo detail; echo no KSM here; exit 4")),
+              "ok 1 skips # SKIP no KSM here\n");
+    EXPECT_EQ(result_of(script("fails", "exit 3")), "# exit status 3: ./fails\nnot ok 1 fails\n");
+    EXPECT_EQ(result_of(script("crashes", "kill -SEGV $$")),
+              "# killed by signal 11: ./crashes\nnot ok 1 crashes\n");
+}
+
+TEST_F(Runner, ATestThatOverrunsItsTimeoutFailsAndLeavesNothingBehind) {
+    Selftest t = script("hangs", "echo started; sleep 30 & sleep 30");
+    t.timeout = 1;
+    EXPECT_EQ(result_of(t), "# timeout after 1 s: ./hangs\nnot ok 1 hangs\n");
+    EXPECT_EQ(output_, "    started\n");
+}
+
+TEST_F(Runner, ATestBoundedByTimePassesWhenStopped) {
+    Selftest t = script("forever", "while :; do sleep 1; done");
+    t.stop_after = 1;
+    EXPECT_EQ(result_of(t), "# stopped after 1 s, as its table says\nok 1 forever\n");
+}
+
+TEST_F(Runner, AnExitStatusThatCountsFailuresIsNotASkip) {
+    Selftest t = script("counts", "exit 4");
+    t.exit_counts_failures = true;
+    EXPECT_EQ(result_of(t), "# 4 of its checks failed: ./counts\nnot ok 1 counts\n");
+}
+
+TEST_F(Runner, TheTableGivesTheSuitesTestsInOrder) {
+    const auto table = nlohmann::json::parse(R"({"tests": [
+        {"suite": "vm", "name": "a", "timeout": 5},
+        {"suite": "kvm", "name": "aarch64/b", "argv": ["aarch64/b", "-v", "1"]},
+        {"suite": "vm", "name": "c", "left_out": "why"}]})");
+    const auto vm = tests_of(table, "vm");
+    ASSERT_EQ(vm.size(), 2U);
+    EXPECT_EQ(vm[0].timeout, 5);
+    EXPECT_EQ(vm[1].left_out, "why");
+    const auto all = tests_of(table, "all");
+    ASSERT_EQ(all.size(), 3U);
+    EXPECT_EQ(all[1].argv, (std::vector<std::string>{"aarch64/b", "-v", "1"}));
+    EXPECT_EQ(all[1].timeout, 120);
+}
+
+} // namespace
+} // namespace ptlab
