@@ -32,6 +32,10 @@ void read_result(MatrixCell &cell, const std::string &path) {
     cell.reason = detail.empty() ? reason : reason + ": " + detail;
     for (const auto &t : r.value("tests", nlohmann::json::array())) {
         cell.plans.emplace_back(t.value("name", "?"), t.value("status", "?"));
+        for (const auto &sub : t.value("subtests", nlohmann::json::array())) {
+            cell.tests[t.value("name", "?") + "/" + sub.value("name", "?")] =
+                sub.value("status", "?");
+        }
     }
 }
 
@@ -141,7 +145,42 @@ void print_matrix(std::ostream &out, const std::vector<MatrixCell> &cells) {
                 << (c.reason.empty() ? "" : " (" + c.reason + ")") << "\n";
         }
     }
+    if (const auto differences = matrix_differences(cells); !differences.empty()) {
+        out << "tests whose result differs between the first and the last step:\n";
+        for (const auto &line : differences) {
+            out << "  " << line << "\n";
+        }
+    }
     out << pass << " cells passed, " << fail << " failed\n";
+}
+
+std::vector<std::string> matrix_differences(const std::vector<MatrixCell> &cells) {
+    std::vector<std::string> configs;
+    for (const auto &c : cells) {
+        add_unique(configs, c.config);
+    }
+    std::vector<std::string> lines;
+    for (const auto &config : configs) {
+        const MatrixCell *first = nullptr;
+        const MatrixCell *last = nullptr;
+        for (const auto &c : cells) {
+            if (c.config == config) {
+                first = first == nullptr ? &c : first;
+                last = &c;
+            }
+        }
+        if (first == last) {
+            continue;
+        }
+        for (const auto &[test, status] : first->tests) {
+            const auto it = last->tests.find(test);
+            if (it != last->tests.end() && it->second != status) {
+                lines.push_back(config + ": " + test + ": " + first->step + " " + status + ", " +
+                                last->step + " " + it->second);
+            }
+        }
+    }
+    return lines;
 }
 
 std::string matrix_to_json(const std::vector<MatrixCell> &cells) {

@@ -66,3 +66,34 @@ TEST(Matrix, JsonAndJunitCarryEveryCell) {
 
 } // namespace
 } // namespace ptlab
+
+namespace ptlab {
+namespace {
+
+TEST(Matrix, ATestWhoseResultDiffersBetweenTheEndsOfTheSeriesIsNamed) {
+    const auto at = [](const std::string &name, const std::string &khugepaged) {
+        return write_result(name, R"({"outcome":"pass","counts":{"passed":2,"failed":0},
+            "tests":[{"name":"kselftest-vm","status":"pass","subtests":[
+            {"name":"khugepaged","status":")" +
+                                      khugepaged + R"("},
+            {"name":"mremap_test","status":"xfail"}]}]})");
+    };
+    const std::vector<MatrixCell> cells = {
+        cell_from_result("series-base", "4k-48", at("base", "pass"), 1),
+        cell_from_result("series-head~1", "4k-48", at("mid", "fail"), 1),
+        cell_from_result("series-head", "4k-48", at("head", "fail"), 1),
+        cell_from_result("series-base", "64k-48", at("base64", "pass"), 1),
+        cell_from_result("series-head", "64k-48", at("head64", "pass"), 1)};
+    EXPECT_EQ(matrix_differences(cells),
+              std::vector<std::string>{
+                  "4k-48: kselftest-vm/khugepaged: series-base pass, series-head fail"});
+    std::ostringstream out;
+    print_matrix(out, cells);
+    EXPECT_NE(out.str().find("tests whose result differs between the first and the last step:\n"
+                             "  4k-48: kselftest-vm/khugepaged"),
+              std::string::npos)
+        << out.str();
+}
+
+} // namespace
+} // namespace ptlab

@@ -7,6 +7,7 @@
 #include "ptlab/request.hpp"
 
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,13 @@ struct MatrixCell {
     int skipped = 0;
     double seconds = -1; ///< wall time of build + boot, when known
     std::vector<std::pair<std::string, std::string>> plans; ///< plan name -> status
+    std::map<std::string, std::string> tests; ///< "plan/test" -> status, a plan's own tests
 };
+
+/// The tests whose result differs between the first and the last step of each config
+/// (series-base and series-head): "4k-48: kselftest-vm/khugepaged: series-base PASS,
+/// series-head FAIL". A test missing at one end is not a difference.
+std::vector<std::string> matrix_differences(const std::vector<MatrixCell> &cells);
 
 /// A cell whose run happened: its counts, plans and reason from the run's result.json.
 MatrixCell cell_from_result(const std::string &step, const std::string &config,
