@@ -194,18 +194,19 @@ std::string kselftest_cpio_list(const Layout &layout, const KselftestBuild &buil
     return list.str();
 }
 
-std::map<std::string, std::string> known_failures(const nlohmann::json &table,
-                                                  const std::map<std::string, std::string> &facts) {
-    std::map<std::string, std::string> known;
+KnownFailures known_failures(const nlohmann::json &table,
+                             const std::map<std::string, std::string> &facts) {
+    KnownFailures known;
     for (const auto &row : table.value("known_failures", nlohmann::json::array())) {
         if (matches(row.value("when", nlohmann::json::object()), facts)) {
-            known[row.at("test").get<std::string>()] = row.at("reason").get<std::string>();
+            known[row.at("test").get<std::string>()] = {row.at("reason").get<std::string>(),
+                                                        row.value("flaky", false)};
         }
     }
     return known;
 }
 
-void apply_known_failures(KtapLog &log, const std::map<std::string, std::string> &known) {
+void apply_known_failures(KtapLog &log, const KnownFailures &known) {
     for (auto &plan : log.root.subtests) {
         if (!plan.name.starts_with("kselftest")) {
             continue;
@@ -217,11 +218,11 @@ void apply_known_failures(KtapLog &log, const std::map<std::string, std::string>
                 continue;
             }
             if (test.status == Status::Fail) {
-                expect_failure(test, it->second);
+                expect_failure(test, (it->second.flaky ? "flaky: " : "") + it->second.reason);
                 changed = true;
-            } else if (test.status == Status::Pass) {
+            } else if (test.status == Status::Pass && !it->second.flaky) {
                 test.status = Status::Fail;
-                test.diagnostics.push_back("unexpected pass: known to fail (" + it->second +
+                test.diagnostics.push_back("unexpected pass: known to fail (" + it->second.reason +
                                            "); update configs/kselftests.json");
                 changed = true;
             }

@@ -107,9 +107,8 @@ std::map<std::string, std::string> load_promises(const std::string &path) {
     }
 }
 
-std::map<std::string, std::string> load_known_failures(const std::string &path) {
-    return nlohmann::json::parse(read_text_file(path))
-        .value("known_failures", std::map<std::string, std::string>{});
+KnownFailures load_known_failures(const std::string &path) {
+    return nlohmann::json::parse(read_text_file(path)).value("known_failures", KnownFailures{});
 }
 
 } // namespace ptlab

@@ -9,6 +9,7 @@
 #include "ptlab/ktap.hpp"
 #include "ptlab/layout.hpp"
 #include "ptlab/phase.hpp"
+#include "ptlab/promises.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -43,11 +44,12 @@ std::string kselftest_cpio_list(const Layout &layout, const KselftestBuild &buil
 /// The known failures of the table that hold for this config and step: test name -> why.
 /// A row's "when" names facts of the geometry (page_size, va_bits, levels, pmd), "config"
 /// or "step"; every one must match.
-std::map<std::string, std::string> known_failures(const nlohmann::json &table,
-                                                  const std::map<std::string, std::string> &facts);
+KnownFailures known_failures(const nlohmann::json &table,
+                             const std::map<std::string, std::string> &facts);
 
 /// In every kselftest* plan of the log: a known failure becomes XFAIL with its reason; a
-/// known failure that passed fails ("unexpected pass"); the plan's result follows.
-void apply_known_failures(KtapLog &log, const std::map<std::string, std::string> &known);
+/// known failure that passed fails ("unexpected pass") unless it is flaky; the plan's result
+/// follows.
+void apply_known_failures(KtapLog &log, const KnownFailures &known);
 
 } // namespace ptlab

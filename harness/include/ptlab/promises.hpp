@@ -5,6 +5,8 @@
 // with the promise here, on the host, and every difference is named in the verdict.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -44,7 +46,18 @@ std::vector<PromiseCheck> broken(const std::vector<PromiseCheck> &checks);
 
 /// The values of an expectations file written by `ptlab expect --json`.
 std::map<std::string, std::string> load_promises(const std::string &path);
-/// Its "known_failures" (test name -> why), empty when it has none.
-std::map<std::string, std::string> load_known_failures(const std::string &path);
+
+/// An upstream selftest the lab knows to fail at a config and step, and why. A flaky one
+/// (timing under TCG) may also pass.
+struct KnownFailure {
+    std::string reason;
+    bool flaky = false;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KnownFailure, reason, flaky)
+/// By test name.
+using KnownFailures = std::map<std::string, KnownFailure>;
+
+/// Its "known_failures", empty when it has none.
+KnownFailures load_known_failures(const std::string &path);
 
 } // namespace ptlab

@@ -42,7 +42,7 @@ struct RunOptions {
     std::map<std::string, std::string> promised; ///< what the config at the step promises
     std::vector<Fact> host_facts;                ///< known on the host (the built .config)
     /// Upstream selftests known to fail at this config and step: test name -> why.
-    std::map<std::string, std::string> known_failures;
+    KnownFailures known_failures;
 };
 
 /// Reasons, in priority order.
