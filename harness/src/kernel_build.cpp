@@ -17,33 +17,6 @@ namespace ptlab {
 
 namespace {
 
-std::string jobs() {
-    return "-j" + std::to_string(std::max(1U, std::thread::hardware_concurrency()));
-}
-
-/// One build of build/linux at a time: a checkout under another build would change its
-/// sources mid-compile.
-class SourceLock {
-public:
-    SourceLock(const fs::path &path, const Progress &progress) {
-        fs::create_directories(path.parent_path());
-        fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (fd_ < 0) {
-            throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
-        }
-        if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-            progress.say("kernel: another build holds " + path.string() + "; waiting");
-            flock(fd_, LOCK_EX);
-        }
-    }
-    ~SourceLock() { close(fd_); }
-    SourceLock(const SourceLock &) = delete;
-    SourceLock &operator=(const SourceLock &) = delete;
-
-private:
-    int fd_ = -1;
-};
-
 std::string read_or_empty(const fs::path &path) {
     try {
         return read_text_file(path);
@@ -143,7 +116,7 @@ void seed(const KernelDir &dir, const fs::path &from, const PhaseLog &log) {
 void build(const Layout &layout, const KernelDir &dir, const PhaseLog &log) {
     fs::remove(dir.built_stamp());
     auto argv = kernel_make(layout, dir.dir);
-    argv.insert(argv.end(), {jobs(), "Image", "modules"});
+    argv.insert(argv.end(), {make_jobs(), "Image", "modules"});
     log.run(argv);
     if (!fs::exists(dir.image())) {
         throw PhaseFailed(dir.image().string() + " missing after the build");
@@ -164,7 +137,7 @@ void build_module(const Layout &layout, const KernelDir &dir, const PhaseLog &lo
              "modules.order", layout.module_sources().string() + "/",
              dir.module_src().string() + "/"});
     auto argv = kernel_make(layout, dir.dir);
-    argv.insert(argv.end(), {"M=" + dir.module_src().string(), jobs(), "modules"});
+    argv.insert(argv.end(), {"M=" + dir.module_src().string(), make_jobs(), "modules"});
     log.run(argv);
 }
 
@@ -247,7 +220,7 @@ BuiltKernel build_kernel(const Layout &layout, const KernelTarget &target,
         return built;
     }
 
-    const SourceLock lock(layout.src_lock(), progress);
+    const FileLock lock(layout.src_lock(), "kernel", progress);
     std::optional<KeepHead> keep;
     if (options.checkout) {
         keep.emplace(tree);

@@ -48,17 +48,22 @@ std::vector<std::string> make_in(const fs::path &dir, std::vector<std::string> a
     return argv;
 }
 
-/// The worktree at sha: made once, then moved from step to step.
+/// The worktree at sha: made once, then moved from step to step; made again when it no
+/// longer works (make source made build/linux anew).
 void checkout_worktree(const Layout &layout, const std::string &sha, const PhaseLog &log) {
-    const fs::path wt = layout.build / "kselftest-src";
-    if (!fs::exists(wt / ".git")) {
-        fs::remove_all(wt);
-        log.run({"git", "-C", layout.src().string(), "worktree", "prune"});
-        log.run(
-            {"git", "-C", layout.src().string(), "worktree", "add", "--detach", wt.string(), sha});
-        return;
+    const fs::path wt = layout.kselftest_src();
+    if (fs::exists(wt / ".git")) {
+        ProcessOptions options;
+        options.log = log.path();
+        if (run_process({"git", "-C", wt.string(), "checkout", "-q", "-f", "--detach", sha},
+                        options) == 0) {
+            return;
+        }
+        log.note("the worktree does not work any more: making it again");
     }
-    log.run({"git", "-C", wt.string(), "checkout", "-q", "-f", "--detach", sha});
+    fs::remove_all(wt);
+    log.run({"git", "-C", layout.src().string(), "worktree", "prune"});
+    log.run({"git", "-C", layout.src().string(), "worktree", "add", "--detach", wt.string(), sha});
 }
 
 /// make -k: a test that does not build on this step leaves the others built; which tests
@@ -134,8 +139,14 @@ KselftestBuild build_kselftests(const Layout &layout, const std::string &sha,
         return b;
     }
     need_tools(layout.tool_packages(), {"make", "aarch64-linux-gnu-gcc", "git"});
-    const fs::path wt = layout.build / "kselftest-src";
+    const fs::path wt = layout.kselftest_src();
     const fs::path arm64 = layout.build / "arm64";
+    // One build in the worktree at a time (two runs asking for different sources).
+    const FileLock lock(layout.kselftest_src().string() + ".lock", "kselftests", progress);
+    if (fs::exists(stamp)) { // the other run built it meanwhile
+        b.reused = true;
+        return b;
+    }
     fs::remove_all(b.dir);
     for (const char *sub : {"hdr", "vm", "kvm"}) {
         fs::create_directories(b.dir / sub);
@@ -149,7 +160,7 @@ KselftestBuild build_kselftests(const Layout &layout, const std::string &sha,
     progress.phase(what + ": vm", b.dir / "vm.log", [&](const PhaseLog &log) {
         // vm/Makefile takes the machine from uname -m unless told.
         make_suite(make_in(wt / "tools/testing/selftests/vm",
-                           {"-k", "-j2", "MACHINE=arm64", "KHDR_INCLUDES=-isystem " + hdr,
+                           {"-k", make_jobs(), "MACHINE=arm64", "KHDR_INCLUDES=-isystem " + hdr,
                             "EXTRA_CFLAGS=-static -I" + (arm64 / "usr/include").string() + " -L" +
                                 (arm64 / "usr/lib/aarch64-linux-gnu").string(),
                             "OUTPUT=" + (b.dir / "vm").string()}),
@@ -158,7 +169,7 @@ KselftestBuild build_kselftests(const Layout &layout, const std::string &sha,
     progress.phase(what + ": kvm", b.dir / "kvm.log", [&](const PhaseLog &log) {
         // LDFLAGS on the command line would replace the Makefile's own -pthread.
         make_suite(make_in(wt / "tools/testing/selftests/kvm",
-                           {"-k", "-j2", "LINUX_HDR_PATH=" + hdr, "EXTRA_CFLAGS=-static",
+                           {"-k", make_jobs(), "LINUX_HDR_PATH=" + hdr, "EXTRA_CFLAGS=-static",
                             "OUTPUT=" + (b.dir / "kvm").string()}),
                    log);
     });

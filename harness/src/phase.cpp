@@ -2,10 +2,20 @@
 
 #include "ptlab/lines.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <ostream>
+#include <stdexcept>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 namespace ptlab {
 
@@ -85,5 +95,24 @@ void Progress::phase(const std::string &what, const std::filesystem::path &log,
          << '\n'
          << std::flush;
 }
+
+std::string make_jobs() {
+    return "-j" + std::to_string(std::max(1U, std::thread::hardware_concurrency()));
+}
+
+FileLock::FileLock(const std::filesystem::path &path, const std::string &who,
+                   const Progress &progress) {
+    std::filesystem::create_directories(path.parent_path());
+    fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+        throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
+    }
+    if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        progress.say(who + ": another build holds " + path.string() + "; waiting");
+        flock(fd_, LOCK_EX);
+    }
+}
+
+FileLock::~FileLock() { close(fd_); }
 
 } // namespace ptlab

@@ -66,6 +66,8 @@ struct Layout {
     [[nodiscard]] fs::path results() const { return build / "results"; }
     [[nodiscard]] fs::path base_initramfs() const { return build / "rootfs/base.cpio.gz"; }
     [[nodiscard]] fs::path gen_init_cpio() const { return build / "tools/gen_init_cpio"; }
+    /// A git worktree of build/linux where the upstream selftests of a step are built.
+    [[nodiscard]] fs::path kselftest_src() const { return build / "kselftest-src"; }
     [[nodiscard]] fs::path stress_tool() const { return build / "stress-aarch64/ptlab-stress"; }
     [[nodiscard]] fs::path kernels(const std::string &config, const std::string &flavour) const;
     [[nodiscard]] KernelDir kernel(const std::string &config, const std::string &flavour,

@@ -54,4 +54,20 @@ private:
 /// "1m02s", "9s"
 std::string elapsed_text(double seconds);
 
+/// "-jN" for the machine's CPUs.
+std::string make_jobs();
+
+/// One holder of a lock file at a time (flock): a checkout under another build would
+/// change its sources mid-compile. Waits, saying so, when another process holds it.
+class FileLock {
+public:
+    FileLock(const std::filesystem::path &path, const std::string &who, const Progress &progress);
+    ~FileLock();
+    FileLock(const FileLock &) = delete;
+    FileLock &operator=(const FileLock &) = delete;
+
+private:
+    int fd_ = -1;
+};
+
 } // namespace ptlab
