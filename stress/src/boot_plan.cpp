@@ -10,25 +10,12 @@
 #include <filesystem>
 #include <iostream>
 
-#include <sys/klog.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 namespace ptlab {
 
 namespace {
-
-/// The kernel log (what dmesg prints), or empty.
-std::string kernel_log() {
-    const int size = ::klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, nullptr, 0);
-    if (size <= 0) {
-        return {};
-    }
-    std::string text(static_cast<std::size_t>(size), '\0');
-    const int got = ::klogctl(3 /* SYSLOG_ACTION_READ_ALL */, text.data(), size);
-    text.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
-    return text;
-}
 
 /// The first message of log holding needle, without its level and timestamp, or empty.
 std::string log_line(const std::string &log, const std::string &needle) {
@@ -104,7 +91,7 @@ TestNode efi_runtime(const std::string &log) {
 } // namespace
 
 int run_boot() {
-    const std::string log = kernel_log();
+    const std::string log = read_kernel_log();
     TestNode boot("boot");
     const bool kvm_device = ::access("/dev/kvm", F_OK) == 0;
     boot.check("kvm_present", kvm_device, kvm_device ? "" : "/dev/kvm missing");

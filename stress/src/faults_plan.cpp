@@ -154,8 +154,8 @@ void test_page_tables_back(PlanWriter &plan, const Accounting &before, const Acc
 int run_faults(const Options &opts) {
     for (const char *type : kFaultTypes) {
         if (!std::filesystem::is_directory(kDebug + "/" + type)) {
-            std::cout << "KTAP version 1\n1..0 # SKIP no fail_page_alloc/failslab in debugfs "
-                         "(FAIL_PAGE_ALLOC, FAILSLAB, FAULT_INJECTION_DEBUG_FS)\n";
+            write_skipped_plan(std::cout, "no fail_page_alloc/failslab in debugfs "
+                                          "(FAIL_PAGE_ALLOC, FAILSLAB, FAULT_INJECTION_DEBUG_FS)");
             return kExitSkip;
         }
     }

@@ -181,9 +181,9 @@ int run_kselftests(const Options &opts) {
     const std::string &suite = opts.kselftest_suite;
     const auto text = try_read_file(kRoot + "/tests.json");
     if (!text) {
-        std::cout << "KTAP version 1\n1..0 # SKIP no " << kRoot
-                  << "/tests.json: this initramfs has no selftests (ptlab adds them for a "
-                     "kselftest plan)\n";
+        write_skipped_plan(std::cout, "no " + kRoot +
+                                          "/tests.json: this initramfs has no selftests (ptlab "
+                                          "adds them for a kselftest plan)");
         return kExitSkip;
     }
     auto tests = tests_of(nlohmann::json::parse(*text), suite);
@@ -192,6 +192,11 @@ int run_kselftests(const Options &opts) {
             return std::find(opts.kselftest_only.begin(), opts.kselftest_only.end(), t.name) ==
                    opts.kselftest_only.end();
         });
+    }
+    if (tests.empty()) {
+        write_skipped_plan(std::cout,
+                           "no test of suite " + suite + " is selected (ptlab.kselftests=)");
+        return kExitSkip;
     }
     PlanWriter plan(std::cout, static_cast<int>(tests.size()),
                     {"upstream selftests of the step under test, suite " + suite});

@@ -89,6 +89,10 @@ void PlanWriter::nested_result(const std::string &name, int exit_status) {
 
 int PlanWriter::exit_code() const { return failed_ == 0 && ran_ == planned_ ? 0 : 1; }
 
+void write_skipped_plan(std::ostream &out, const std::string &reason) {
+    out << "KTAP version 1\n1..0 # SKIP " << ktap::escape(reason) << '\n' << std::flush;
+}
+
 ktap::Outcome block_outcome(std::string_view block, std::string *skip_reason) {
     std::istringstream lines{std::string(block)};
     bool planned = false;

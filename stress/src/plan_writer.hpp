@@ -47,6 +47,10 @@ private:
     int failed_ = 0;
 };
 
+/// A whole plan that cannot run here: "KTAP version 1", "1..0 # SKIP reason" (the reason
+/// escaped by the one writer).
+void write_skipped_plan(std::ostream &out, const std::string &reason);
+
 /// The outcome of a KTAP document's own results (not its subtests'): Skip for
 /// "1..0 # SKIP why" (reason in *skip_reason), NotOk for a "not ok" or no test planned.
 ktap::Outcome block_outcome(std::string_view block, std::string *skip_reason);

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include <sys/klog.h>
+
 #include "common.hpp"
 
 #include <cctype>
@@ -93,6 +95,17 @@ void write_file(const std::string &path, std::string_view text) {
     if (n < 0) {
         throw SysError("write '" + std::string(text) + "' to " + path, errno);
     }
+}
+
+std::string read_kernel_log() {
+    const int size = ::klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, nullptr, 0);
+    if (size <= 0) {
+        return {};
+    }
+    std::string text(static_cast<std::size_t>(size), '\0');
+    const int got = ::klogctl(3 /* SYSLOG_ACTION_READ_ALL */, text.data(), size);
+    text.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+    return text;
 }
 
 std::string running_kernel_config() {

@@ -21,6 +21,8 @@ void write_file(const std::string &path, std::string_view text);
 // The unsigned number a sysfs/procfs file holds (read patiently), 0 when unreadable or no number.
 std::uint64_t read_u64_file(const std::string &path);
 std::string trim(std::string_view s);
+// The kernel log, as dmesg prints it (klogctl), or empty.
+std::string read_kernel_log();
 // The running kernel's .config (/proc/config.gz through zcat), or empty.
 std::string running_kernel_config();
 

@@ -49,6 +49,14 @@ TEST(PlanWriter, ABlocksOwnResultsDecideItsOutcome) {
     EXPECT_EQ(reason, "no efi_mm");
 }
 
+TEST(PlanWriter, APlanThatCannotRunIsASkipWithItsReason) {
+    std::ostringstream out;
+    write_skipped_plan(out, "no LKDTM # here");
+    EXPECT_EQ(out.str(), "KTAP version 1\n1..0 # SKIP no LKDTM \\# here\n");
+    std::string reason;
+    EXPECT_EQ(block_outcome(out.str(), &reason), ktap::Outcome::Skip);
+}
+
 TEST(PlanWriter, AChildsExitStatusIsItsResult) {
     std::ostringstream out;
     PlanWriter plan(out, 3);
