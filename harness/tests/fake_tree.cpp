@@ -30,7 +30,25 @@ Image:
 	@touch $(O)/vmlinux
 modules:
 	@if [ -n "$(M)" ]; then echo fake > $(M)/ptlab_audit.ko; fi
-.PHONY: tinyconfig olddefconfig Image modules
+headers_install:
+	@mkdir -p $(O)/usr/include/linux && echo '/* fake uapi */' > $(O)/usr/include/linux/fake.h
+.PHONY: tinyconfig olddefconfig Image modules headers_install
+)MK";
+
+// The selftests: vm builds one test, and only for the machine and headers it is told (6.1's
+// vm/Makefile takes the machine from uname -m); kvm builds one, unless the tree has a file
+// tools/testing/selftests/kvm/broken.
+const char *fake_vm_makefile = R"MK(all:
+	@test "$(MACHINE)" = arm64 || { echo "fake vm: MACHINE=$(MACHINE)" >&2; exit 2; }
+	@test -d "$(lastword $(KHDR_INCLUDES))" || { echo "fake vm: no uapi headers" >&2; exit 2; }
+	@printf '#!/bin/sh\necho fake vm test\n' > $(OUTPUT)/fake_vm_test && chmod +x $(OUTPUT)/fake_vm_test
+	@touch $(OUTPUT)/fake_vm_test.o
+)MK";
+
+const char *fake_kvm_makefile = R"MK(all:
+	@test ! -e $(CURDIR)/broken || { echo 'fake kvm: does not build' >&2; exit 2; }
+	@mkdir -p $(OUTPUT)/aarch64
+	@printf '#!/bin/sh\necho fake kvm test\n' > $(OUTPUT)/aarch64/fake_kvm_test && chmod +x $(OUTPUT)/aarch64/fake_kvm_test
 )MK";
 
 // merge_config.sh -m -O DIR BASE FRAGMENT...: the last word on each symbol wins.
@@ -86,6 +104,7 @@ FakeLab::FakeLab() {
     write(layout_.src() / "Makefile", fake_makefile);
     write(layout_.src() / "scripts/kconfig/merge_config.sh", fake_merge_config, true);
     write(layout_.src() / "console", fixture_path("real-4k48-head-boot.log").string() + "\n");
+    write_selftests();
     git(layout_, {"init", "-q"});
     git(layout_, {"add", "-A"});
     git(layout_, {"commit", "-q", "-m", "fake: pristine"});
@@ -120,6 +139,19 @@ std::string FakeLab::commit(const std::string &subject, const std::string &fixtu
     git(layout_, {"add", "-A"});
     git(layout_, {"commit", "-q", "--allow-empty", "-m", subject});
     return tree().head();
+}
+
+void FakeLab::write_selftests() const {
+    const fs::path src = layout_.src();
+    write(src / "tools/testing/selftests/vm/Makefile", fake_vm_makefile);
+    write(src / "tools/testing/selftests/kvm/Makefile", fake_kvm_makefile);
+    // The rest of what a selftest build is named after.
+    for (const char *path :
+         {"tools/testing/selftests/lib.mk", "tools/testing/selftests/kselftest.h",
+          "tools/include/fake.h", "tools/arch/arm64/fake.h", "tools/lib/fake.c",
+          "include/uapi/fake.h", "arch/arm64/include/uapi/fake.h", "scripts/headers_install.sh"}) {
+        write(src / path, "/* fake */\n");
+    }
 }
 
 void FakeLab::tag(const std::string &name) const { git(layout_, {"tag", "-f", name}); }

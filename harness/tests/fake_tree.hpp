@@ -3,7 +3,8 @@
 // olddefconfig, Image, modules and M=... modules in milliseconds. Its Image names the console
 // the fake QEMU replays for it ("fake-console=<path>", from the tree's file `console`), so
 // a commit can be made to boot clean, panic or hang; a file `broken` makes it fail to build.
-// configs/ and rootfs/ are the lab's own; module/ is a stand-in.
+// Its selftests build one test per suite (vm, kvm) the same way. configs/ and rootfs/ are the
+// lab's own; module/ is a stand-in.
 #pragma once
 
 #include "ptlab/layout.hpp"
@@ -32,6 +33,8 @@ public:
     [[nodiscard]] const std::filesystem::path &root() const { return root_; }
 
 private:
+    void write_selftests() const;
+
     std::filesystem::path root_;
     Layout layout_;
 };

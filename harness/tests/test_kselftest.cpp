@@ -1,11 +1,18 @@
-// The upstream selftests' known results: chosen by the facts of the config and step, applied
-// on the host as XFAIL (with the reason) or as an unexpected pass, and carried through KTAP.
+// The upstream selftests: their build from the step under test (on the fake tree: reused
+// across steps with the same selftest sources, built again when they change, one suite's
+// failure leaving the other), the archive that brings them into the guest, and their known
+// results: chosen by the facts of the config and step, applied on the host as XFAIL (with the
+// reason) or as an unexpected pass, and carried through KTAP.
+#include "fake_tree.hpp"
 #include "ptlab/kselftest.hpp"
 #include "ptlab/lines.hpp"
+#include "ptlab/phase.hpp"
 #include "ptlab/report.hpp"
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 namespace ptlab {
@@ -104,6 +111,83 @@ TEST(Kselftest, AnXfailRoundTripsThroughKtap) {
     ASSERT_EQ(back.root.subtests.size(), 1U);
     EXPECT_EQ(back.root.subtests[0].status, Status::XFail);
     EXPECT_EQ(back.root.subtests[0].skip_reason, "2 GiB regions # in a 2 GiB guest");
+}
+
+namespace fs = std::filesystem;
+
+class KselftestBuildTest : public ::testing::Test {
+protected:
+    KselftestBuild build(const std::string &step) {
+        return build_kselftests(lab_.layout(), lab_.tree().head(), step, progress_);
+    }
+    /// A commit that changes one file of the fake tree.
+    void commit_file(const std::string &path, const std::string &text) {
+        std::ofstream(lab_.layout().src() / path) << text;
+        lab_.commit("change " + path, "real-4k48-head-boot.log");
+    }
+    bool said(const std::string &text) const { return said_.str().find(text) != std::string::npos; }
+
+    testing::FakeLab lab_;
+    std::ostringstream said_;
+    Progress progress_{said_, false};
+};
+
+TEST_F(KselftestBuildTest, OneBuildServesEveryStepWithTheSameSelftestSources) {
+    const KselftestBuild first = build("series-head");
+    EXPECT_FALSE(first.reused);
+    EXPECT_TRUE(fs::exists(first.dir / "vm/fake_vm_test"))
+        << "built for arm64 with the uapi headers";
+    EXPECT_TRUE(fs::exists(first.dir / "kvm/aarch64/fake_kvm_test"));
+    commit_file("Makefile", read_text_file(lab_.layout().src() / "Makefile") + "# mm change\n");
+    const KselftestBuild again = build("series-head~1");
+    EXPECT_TRUE(again.reused);
+    EXPECT_EQ(again.key, first.key);
+    EXPECT_TRUE(
+        said("kselftests @ series-head~1: reused " + first.key + " (built for series-head)"))
+        << said_.str();
+}
+
+TEST_F(KselftestBuildTest, AChangeToTheSelftestsOrTheUapiIsBuiltAgain) {
+    const KselftestBuild first = build("series-base");
+    commit_file("tools/testing/selftests/vm/new_test.c", "int main(void) { return 0; }\n");
+    const KselftestBuild vm = build("series-head");
+    EXPECT_FALSE(vm.reused);
+    EXPECT_NE(vm.key, first.key);
+    commit_file("include/uapi/fake.h", "#define FAKE 2\n");
+    EXPECT_NE(build("series-head+1").key, vm.key);
+}
+
+TEST_F(KselftestBuildTest, ASuiteThatDoesNotBuildLeavesTheOthersTests) {
+    commit_file("tools/testing/selftests/kvm/broken", "\n");
+    const KselftestBuild b = build("series-head");
+    EXPECT_TRUE(fs::exists(b.dir / "vm/fake_vm_test"));
+    EXPECT_FALSE(fs::exists(b.dir / "kvm/aarch64/fake_kvm_test"));
+    EXPECT_NE(read_text_file(b.dir / "kvm.log").find("make exited 2"), std::string::npos);
+}
+
+TEST_F(KselftestBuildTest, TheArchiveHoldsTheTestsTheirTableAndBash) {
+    const KselftestBuild b = build("series-head");
+    EXPECT_THROW(
+        {
+            try {
+                (void)kselftest_cpio_list(lab_.layout(), b);
+            } catch (const std::runtime_error &e) {
+                EXPECT_NE(std::string(e.what()).find("make deps"), std::string::npos) << e.what();
+                throw;
+            }
+        },
+        std::runtime_error);
+    const fs::path bash = lab_.layout().build / "arm64/bin/bash-static";
+    fs::create_directories(bash.parent_path());
+    std::ofstream(bash) << "bash";
+    const std::string list = kselftest_cpio_list(lab_.layout(), b);
+    EXPECT_NE(list.find("file /kselftest/tests.json " + lab_.layout().kselftest_table().string()),
+              std::string::npos);
+    EXPECT_NE(list.find("file /bin/bash " + bash.string()), std::string::npos);
+    EXPECT_NE(list.find("file /kselftest/vm/fake_vm_test "), std::string::npos);
+    EXPECT_NE(list.find("dir /kselftest/kvm/aarch64 "), std::string::npos);
+    EXPECT_NE(list.find("file /kselftest/kvm/aarch64/fake_kvm_test "), std::string::npos);
+    EXPECT_EQ(list.find(".o "), std::string::npos) << "objects stay on the host";
 }
 
 TEST(Kselftest, OnlyKselftestPlansBringTheSelftests) {
