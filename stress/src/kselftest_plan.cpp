@@ -19,7 +19,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -54,26 +57,73 @@ std::vector<Selftest> tests_of(const nlohmann::json &table, const std::string &s
         t.stop_after = row.value("stop_after", 0);
         t.left_out = row.value("left_out", "");
         t.exit_counts_failures = row.value("exit_counts_failures", false);
+        t.hugetlb_mib = row.value("hugetlb_mib", 0);
+        t.hugetlb_pages = row.value("hugetlb_pages", 0);
+        t.uid = row.value("uid", 0);
         tests.push_back(std::move(t));
     }
     return tests;
 }
 
+std::uint64_t hugetlb_pages_needed(const Selftest &t, std::uint64_t page_kb) {
+    if (page_kb == 0 || (t.hugetlb_mib <= 0 && t.hugetlb_pages <= 0)) {
+        return 0;
+    }
+    const auto mib = static_cast<std::uint64_t>(std::max(t.hugetlb_mib, 0));
+    const auto pages = static_cast<std::uint64_t>(std::max(t.hugetlb_pages, 0));
+    return std::max({(mib * 1024 + page_kb - 1) / page_kb, pages, std::uint64_t{1}});
+}
+
+namespace {
+
+/// Where a test writes and the runner reads: {read end, write end}, both close-on-exec.
+struct Channel {
+    int read_fd = -1;
+    int write_fd = -1;
+};
+
+/// A pseudo-terminal in raw mode (no echo, no CR added), or a pipe where there is no devpts.
+Channel open_channel() {
+    Channel c;
+    if (::openpty(&c.read_fd, &c.write_fd, nullptr, nullptr, nullptr) == 0) {
+        termios raw{};
+        if (::tcgetattr(c.write_fd, &raw) == 0) {
+            ::cfmakeraw(&raw);
+            ::tcsetattr(c.write_fd, TCSANOW, &raw);
+        }
+        ::fcntl(c.read_fd, F_SETFD, FD_CLOEXEC);
+        ::fcntl(c.write_fd, F_SETFD, FD_CLOEXEC);
+        return c;
+    }
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) == 0) {
+        c = {fds[0], fds[1]};
+    }
+    return c;
+}
+
+} // namespace
+
 /// Runs the test with its output indented under the plan's "# Subtest:" line.
 Ran run_test(const Selftest &t, const std::filesystem::path &root, std::ostream &out) {
     Ran ran;
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-        ran.last_line = "pipe: " + errno_text(errno);
+    const Channel channel = open_channel();
+    if (channel.read_fd < 0) {
+        ran.last_line = "no pipe for its output: " + errno_text(errno);
         return ran;
     }
     const std::string dir = (root / t.suite).string();
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::setpgid(0, 0);
-        ::dup2(pipe_fds[1], STDOUT_FILENO);
-        ::dup2(pipe_fds[1], STDERR_FILENO);
+        ::dup2(channel.write_fd, STDOUT_FILENO);
+        ::dup2(channel.write_fd, STDERR_FILENO);
         if (::chdir(dir.c_str()) != 0) {
+            ::_exit(127);
+        }
+        if (t.uid != 0 && (::setgid(static_cast<gid_t>(t.uid)) != 0 ||
+                           ::setuid(static_cast<uid_t>(t.uid)) != 0)) {
+            ::dprintf(STDOUT_FILENO, "cannot run as user %d: %s\n", t.uid, std::strerror(errno));
             ::_exit(127);
         }
         std::vector<char *> args;
@@ -82,10 +132,11 @@ Ran run_test(const Selftest &t, const std::filesystem::path &root, std::ostream 
         }
         args.push_back(nullptr);
         ::execv(args[0], args.data());
-        std::printf("cannot run %s/%s: %s\n", dir.c_str(), args[0], std::strerror(errno));
+        ::dprintf(STDOUT_FILENO, "cannot run %s/%s: %s\n", dir.c_str(), args[0],
+                  std::strerror(errno));
         ::_exit(127);
     }
-    ::close(pipe_fds[1]);
+    ::close(channel.write_fd);
     const auto start = std::chrono::steady_clock::now();
     const int limit = t.stop_after > 0 ? t.stop_after : t.timeout;
     std::string pending;
@@ -97,12 +148,12 @@ Ran run_test(const Selftest &t, const std::filesystem::path &root, std::ostream 
             ::kill(-pid, SIGKILL);
             break;
         }
-        pollfd p{pipe_fds[0], POLLIN, 0};
+        pollfd p{channel.read_fd, POLLIN, 0};
         if (::poll(&p, 1, static_cast<int>(std::min(left, 1.0) * 1000) + 1) <= 0) {
             continue;
         }
         char buf[4096];
-        const ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
+        const ssize_t n = ::read(channel.read_fd, buf, sizeof buf);
         if (n <= 0) {
             break;
         }
@@ -121,7 +172,7 @@ Ran run_test(const Selftest &t, const std::filesystem::path &root, std::ostream 
         out << "    " << pending << '\n' << std::flush;
         ran.last_line = trim(pending);
     }
-    ::close(pipe_fds[0]);
+    ::close(channel.read_fd);
     int status = 0;
     ::waitpid(pid, &status, 0);
     ::kill(-pid, SIGKILL); // what it left behind
@@ -135,25 +186,64 @@ Ran run_test(const Selftest &t, const std::filesystem::path &root, std::ostream 
 
 namespace {
 
-/// The hugetlb tests need reserved pages (map_hugetlb maps 256 MiB): 320 MiB of them, or a
-/// sixth of the memory when that is less (one 512 MiB page on 64K).
-void reserve_hugetlb_pages(PlanWriter &plan) {
-    Meminfo m = read_meminfo();
-    const std::uint64_t size_kb = m["Hugepagesize"];
-    if (size_kb == 0) {
+/// hugetlbfs where the vm tests look for it (./huge, as run_vmtests.sh mounts it).
+void mount_hugetlbfs(PlanWriter &plan, const std::filesystem::path &dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (::mount("none", dir.c_str(), "hugetlbfs", 0, nullptr) != 0 && errno != EBUSY) {
+        plan.note("cannot mount hugetlbfs on " + dir.string() + ": " + errno_text(errno));
+    }
+}
+
+/// Reserves the hugetlb pages t needs; "" when it has them, else why it cannot run.
+std::string reserve_hugetlb_pages(const Selftest &t) {
+    const std::uint64_t page_kb = read_meminfo()["Hugepagesize"];
+    const std::uint64_t wanted = hugetlb_pages_needed(t, page_kb);
+    if (wanted == 0) {
+        return "";
+    }
+    try {
+        write_file("/proc/sys/vm/nr_hugepages", std::to_string(wanted));
+    } catch (const SysError &e) {
+        return std::string("cannot reserve hugetlb pages: ") + e.what();
+    }
+    const std::uint64_t got = read_meminfo()["HugePages_Total"];
+    if (got >= wanted) {
+        return "";
+    }
+    return "needs " + std::to_string(wanted) + " hugetlb pages of " + std::to_string(page_kb) +
+           " kB; " + std::to_string(got) + " could be reserved";
+}
+
+void release_hugetlb_pages() {
+    try {
+        write_file("/proc/sys/vm/nr_hugepages", "0");
+    } catch (const SysError &) {
+        // Nothing was reserved: there is no hugetlb support.
+    }
+}
+
+/// Runs one row: left out, not built, without its hugetlb pages, or run.
+void run_row(PlanWriter &plan, const Selftest &t) {
+    if (!t.left_out.empty()) {
+        plan.skip(t.name, "left out: " + t.left_out);
         return;
     }
-    const std::uint64_t pages = std::max<std::uint64_t>(
-        1,
-        std::min<std::uint64_t>(320 * 1024, std::max<std::uint64_t>(m["MemTotal"] / 6, size_kb)) /
-            size_kb);
-    try {
-        write_file("/proc/sys/vm/nr_hugepages", std::to_string(pages));
-    } catch (const SysError &e) {
-        plan.note(std::string("cannot reserve hugetlb pages: ") + e.what());
+    if (::access((kRoot + "/" + t.suite + "/" + t.argv.front()).c_str(), X_OK) != 0) {
+        plan.fail(t.name, "not built: " + t.suite + "/" + t.argv.front() +
+                              " (see the kselftest build logs on the host)");
+        return;
     }
-    plan.note("hugetlb: " + std::to_string(read_meminfo()["HugePages_Total"]) + " pages of " +
-              std::to_string(size_kb) + " kB reserved");
+    if (const std::string missing = reserve_hugetlb_pages(t); !missing.empty()) {
+        release_hugetlb_pages();
+        plan.skip(t.name, missing);
+        return;
+    }
+    std::cout << "    # Subtest: " << t.name << '\n' << std::flush;
+    report(plan, t, run_test(t, kRoot, std::cout));
+    if (hugetlb_pages_needed(t, 1) > 0) {
+        release_hugetlb_pages();
+    }
 }
 
 } // namespace
@@ -200,19 +290,9 @@ int run_kselftests(const Options &opts) {
     }
     PlanWriter plan(std::cout, static_cast<int>(tests.size()),
                     {"upstream selftests of the step under test, suite " + suite});
-    reserve_hugetlb_pages(plan);
+    mount_hugetlbfs(plan, std::filesystem::path(kRoot) / "vm" / "huge");
     for (const auto &t : tests) {
-        if (!t.left_out.empty()) {
-            plan.skip(t.name, "left out: " + t.left_out);
-            continue;
-        }
-        if (::access((kRoot + "/" + t.suite + "/" + t.argv.front()).c_str(), X_OK) != 0) {
-            plan.fail(t.name, "not built: " + t.suite + "/" + t.argv.front() +
-                                  " (see the kselftest build logs on the host)");
-            continue;
-        }
-        std::cout << "    # Subtest: " << t.name << '\n' << std::flush;
-        report(plan, t, run_test(t, kRoot, std::cout));
+        run_row(plan, t);
     }
     return plan.exit_code();
 }

@@ -66,6 +66,15 @@ TEST_F(Runner, ATestThatOverrunsItsTimeoutFailsAndLeavesNothingBehind) {
     EXPECT_EQ(output_, "    started\n");
 }
 
+TEST_F(Runner, ATestKilledAtItsTimeoutKeepsTheLinesItsStdioBuffered) {
+    // grep buffers a pipe's output fully and a terminal's by line: the line is seen only
+    // when the runner gives the test a terminal.
+    Selftest t = script("buffers", "(echo last words; sleep 30) | grep last");
+    t.timeout = 2;
+    EXPECT_EQ(result_of(t), "# timeout after 2 s: ./buffers\nnot ok 1 buffers\n");
+    EXPECT_EQ(output_, "    last words\n");
+}
+
 TEST_F(Runner, ATestBoundedByTimePassesWhenStopped) {
     Selftest t = script("forever", "while :; do sleep 1; done");
     t.stop_after = 1;
@@ -78,15 +87,49 @@ TEST_F(Runner, AnExitStatusThatCountsFailuresIsNotASkip) {
     EXPECT_EQ(result_of(t), "# 4 of its checks failed: ./counts\nnot ok 1 counts\n");
 }
 
+TEST_F(Runner, ATestThatCannotStartSaysWhy) {
+    Selftest t = script("absent", "");
+    t.argv = {"./not-there"};
+    EXPECT_EQ(result_of(t), "# exit status 127: ./not-there\nnot ok 1 absent\n");
+    EXPECT_NE(output_.find("cannot run"), std::string::npos) << output_;
+}
+
+TEST_F(Runner, ATestRunsAsTheUserItsRowNames) {
+    if (::geteuid() != 0) {
+        GTEST_SKIP() << "changing user needs root";
+    }
+    Selftest t = script("whoami", "id -u");
+    fs::permissions(root_ / "vm" / "whoami", fs::perms::others_read | fs::perms::others_exec,
+                    fs::perm_options::add);
+    t.uid = 65534;
+    EXPECT_EQ(result_of(t), "ok 1 whoami\n");
+    EXPECT_EQ(output_, "    65534\n");
+}
+
+TEST(HugetlbPages, EnoughForItsMemoryAndAtLeastItsCount) {
+    Selftest t;
+    EXPECT_EQ(hugetlb_pages_needed(t, 2048), 0U);
+    t.hugetlb_mib = 256;
+    EXPECT_EQ(hugetlb_pages_needed(t, 2048), 128U);
+    EXPECT_EQ(hugetlb_pages_needed(t, 524288), 1U) << "one 512 MiB page holds 256 MiB";
+    EXPECT_EQ(hugetlb_pages_needed(t, 0), 0U) << "no hugetlb support";
+    t.hugetlb_mib = 10;
+    t.hugetlb_pages = 20;
+    EXPECT_EQ(hugetlb_pages_needed(t, 2048), 20U);
+    EXPECT_EQ(hugetlb_pages_needed(t, 32), 320U);
+}
+
 TEST_F(Runner, TheTableGivesTheSuitesTestsInOrder) {
     const auto table = nlohmann::json::parse(R"({"tests": [
         {"suite": "vm", "name": "a", "timeout": 5},
         {"suite": "kvm", "name": "aarch64/b", "argv": ["aarch64/b", "-v", "1"]},
-        {"suite": "vm", "name": "c", "left_out": "why"}]})");
+        {"suite": "vm", "name": "c", "left_out": "why", "hugetlb_mib": 256, "hugetlb_pages": 2}]})");
     const auto vm = tests_of(table, "vm");
     ASSERT_EQ(vm.size(), 2U);
     EXPECT_EQ(vm[0].timeout, 5);
     EXPECT_EQ(vm[1].left_out, "why");
+    EXPECT_EQ(vm[1].hugetlb_mib, 256);
+    EXPECT_EQ(vm[1].hugetlb_pages, 2);
     const auto all = tests_of(table, "all");
     ASSERT_EQ(all.size(), 3U);
     EXPECT_EQ(all[1].argv, (std::vector<std::string>{"aarch64/b", "-v", "1"}));
