@@ -96,12 +96,13 @@ void write_promises(const Layout &layout, const Request &request, const KernelDi
     facts["memory_mib"] = std::to_string(guest_memory_mib(layout, request, geometry));
     facts["config"] = request.config;
     facts["step"] = tree.step_name(request.step);
-    const auto known =
-        known_failures(nlohmann::json::parse(read_text_file(layout.kselftest_table())), facts);
-    const std::string json =
-        nlohmann::json{{"values", e.values}, {"patches", e.patches}, {"known_failures", known}}
-            .dump(2) +
-        "\n";
+    const auto table = nlohmann::json::parse(read_text_file(layout.kselftest_table()));
+    const std::string json = nlohmann::json{{"values", e.values},
+                                            {"patches", e.patches},
+                                            {"known_failures", known_failures(table, facts)},
+                                            {"known_splats", known_splats(table, facts)}}
+                                 .dump(2) +
+                             "\n";
     write_output(dir.expect_json().string(), [&](std::ostream &o) { o << json; });
     write_output(dir.module_rules().string(), [&](std::ostream &o) { o << to_module_rules(e); });
 }

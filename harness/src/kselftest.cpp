@@ -98,6 +98,14 @@ bool matches(const nlohmann::json &when, const std::map<std::string, std::string
     return true;
 }
 
+/// A row's "test": one name or a list of names with the same reason.
+std::vector<std::string> test_names(const nlohmann::json &test) {
+    if (test.is_array()) {
+        return test.get<std::vector<std::string>>();
+    }
+    return {test.get<std::string>()};
+}
+
 /// A known failure is expected all the way down: the test's own failed checks with it.
 void expect_failure(TestResult &test, const std::string &reason) {
     if (test.status == Status::Fail || test.status == Status::Error) {
@@ -209,12 +217,56 @@ KnownFailures known_failures(const nlohmann::json &table,
                              const std::map<std::string, std::string> &facts) {
     KnownFailures known;
     for (const auto &row : table.value("known_failures", nlohmann::json::array())) {
-        if (matches(row.value("when", nlohmann::json::object()), facts)) {
-            known[row.at("test").get<std::string>()] = {row.at("reason").get<std::string>(),
-                                                        row.value("flaky", false)};
+        if (!matches(row.value("when", nlohmann::json::object()), facts)) {
+            continue;
+        }
+        for (const auto &test : test_names(row.at("test"))) {
+            known[test] = {row.at("reason").get<std::string>(), row.value("flaky", false)};
         }
     }
     return known;
+}
+
+KnownSplats known_splats(const nlohmann::json &table,
+                         const std::map<std::string, std::string> &facts) {
+    KnownSplats known;
+    for (const auto &row : table.value("known_splats", nlohmann::json::array())) {
+        if (matches(row.value("when", nlohmann::json::object()), facts)) {
+            known.push_back({row.at("test").get<std::string>(), row.at("text").get<std::string>(),
+                             row.at("reason").get<std::string>()});
+        }
+    }
+    return known;
+}
+
+std::string selftest_running_at(const std::vector<std::string> &lines, std::size_t index) {
+    constexpr std::string_view subtest = "# Subtest: ";
+    for (std::size_t i = std::min(index, lines.size()); i-- > 0;) {
+        const std::string_view line = trim(lines[i]);
+        if (line.starts_with(subtest)) {
+            return std::string(line.substr(subtest.size()));
+        }
+    }
+    return "";
+}
+
+std::string expected_splat(const Splat &splat, const std::vector<std::string> &lines,
+                           std::size_t index, const KnownSplats &known) {
+    if (known.empty()) {
+        return "";
+    }
+    const std::string running = selftest_running_at(lines, index);
+    for (const auto &k : known) {
+        if (k.test != running) {
+            continue;
+        }
+        if (std::any_of(splat.excerpt.begin(), splat.excerpt.end(), [&](const std::string &l) {
+                return l.find(k.text) != std::string::npos;
+            })) {
+            return "known while " + k.test + " runs: " + k.reason;
+        }
+    }
+    return "";
 }
 
 void apply_known_failures(KtapLog &log, const KnownFailures &known) {

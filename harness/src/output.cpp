@@ -61,6 +61,7 @@ void apply_promise_files(const PromiseFiles &files, RunOptions &options) {
     if (!files.expect.empty()) {
         options.promised = load_promises(files.expect);
         options.known_failures = load_known_failures(files.expect);
+        options.known_splats = load_known_splats(files.expect);
     }
     if (!files.kconfig.empty()) {
         options.host_facts =

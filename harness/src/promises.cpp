@@ -111,4 +111,8 @@ KnownFailures load_known_failures(const std::string &path) {
     return nlohmann::json::parse(read_text_file(path)).value("known_failures", KnownFailures{});
 }
 
+KnownSplats load_known_splats(const std::string &path) {
+    return nlohmann::json::parse(read_text_file(path)).value("known_splats", KnownSplats{});
+}
+
 } // namespace ptlab

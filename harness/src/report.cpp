@@ -107,7 +107,7 @@ std::string pad_right(const std::string &s, std::size_t width) {
 
 std::string splat_heading(const Splat &splat) {
     return "[" + splat.kind + "] line " + std::to_string(splat.line_number) + ": " +
-           splat.first_line;
+           splat.first_line + (splat.expected.empty() ? "" : " (" + splat.expected + ")");
 }
 
 ordered_json test_to_json(const TestResult &test) {
@@ -134,11 +134,9 @@ ordered_json test_to_json(const TestResult &test) {
 }
 
 ordered_json splat_to_json(const Splat &splat, bool allowed) {
-    return ordered_json{{"kind", splat.kind},
-                        {"line_number", splat.line_number},
-                        {"first_line", splat.first_line},
-                        {"allowed", allowed},
-                        {"excerpt", splat.excerpt}};
+    return ordered_json{
+        {"kind", splat.kind}, {"line_number", splat.line_number},  {"first_line", splat.first_line},
+        {"allowed", allowed}, {"expected_reason", splat.expected}, {"excerpt", splat.excerpt}};
 }
 
 /// XML 1.0 text: valid UTF-8, no control characters but tab/newline, markup escaped.
@@ -354,7 +352,8 @@ void print_report(std::ostream &out, const Summary &summary) {
         }
     }
     for (const auto &splat : summary.allowed_splats) {
-        out << "allowed splat (informational) " << splat_heading(splat) << '\n';
+        out << (splat.expected.empty() ? "allowed splat (informational) " : "expected splat ")
+            << splat_heading(splat) << '\n';
     }
     if (summary.unclean_end && !summary.tail.empty()) {
         out << "last 50 console lines:\n";

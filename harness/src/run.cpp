@@ -147,12 +147,16 @@ void read_markers(const std::vector<std::string> &lines, const RunOptions &optio
     }
 }
 
-/// Splats that fail the run and splats of allowed kinds, each at its line in the file;
+/// Splats that fail the run, and splats of allowed kinds or known to come with an upstream
+/// selftest (each with its reason), each at its line in the file;
 /// the first panic of either, or nullptr.
 const Splat *sort_splats(const ConsoleLines &console, const RunOptions &options, Verdict &v) {
     for (auto &splat : find_splats(console.lines)) {
+        splat.expected =
+            expected_splat(splat, console.lines, splat.line_number - 1, options.known_splats);
         splat.line_number = console.source_line[splat.line_number - 1];
-        const bool allowed = options.allowed_kinds.count(splat.kind) != 0;
+        const bool allowed =
+            options.allowed_kinds.count(splat.kind) != 0 || !splat.expected.empty();
         auto &into = allowed ? v.allowed_splats : v.splats;
         into.push_back(std::move(splat));
     }

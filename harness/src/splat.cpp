@@ -275,7 +275,7 @@ std::vector<Splat> find_splats(const std::vector<std::string> &lines) {
         if (kind.empty()) {
             continue;
         }
-        Splat splat{kind, i + 1, std::string(msg), {std::string(raw)}};
+        Splat splat{kind, i + 1, std::string(msg), {std::string(raw)}, ""};
         splats.push_back(std::move(splat));
         open = OpenBlock{splats.size() - 1, i, kind, false, false};
     }

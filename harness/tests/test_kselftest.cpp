@@ -4,13 +4,17 @@
 // results: chosen by the facts of the config and step, applied on the host as XFAIL (with the
 // reason) or as an unexpected pass, and carried through KTAP.
 #include "fake_tree.hpp"
+#include "fixture.hpp"
 #include "ptlab/kselftest.hpp"
 #include "ptlab/lines.hpp"
 #include "ptlab/phase.hpp"
 #include "ptlab/report.hpp"
+#include "ptlab/run.hpp"
+#include "ptlab/splat.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -25,17 +29,71 @@ const json table = json::parse(R"({
   "known_failures": [
     {"test": "mremap_test", "reason": "2 GiB regions in a 2 GiB guest"},
     {"test": "hugepage-shm", "when": {"page_size": "65536"}, "reason": "one 512 MiB page"},
-    {"test": "khugepaged", "when": {"step": ["series-base", "series-head~1"]}, "reason": "x"}
+    {"test": "khugepaged", "when": {"step": ["series-base", "series-head~1"]}, "reason": "x"},
+    {"test": ["userfaultfd", "userfaultfd:shmem"], "reason": "UFFDIO_API"}
+  ],
+  "known_splats": [
+    {"test": "hugetlb-madvise", "text": "i_mmap_assert_write_locked", "reason": "a 6.1 bug"},
+    {"test": "map_hugetlb", "text": "x", "when": {"page_size": "65536"}, "reason": "y"}
   ]})");
 
 TEST(Kselftest, KnownFailuresFollowTheFactsOfTheConfigAndStep) {
     const auto on_4k = known_failures(table, {{"page_size", "4096"}, {"step", "series-head"}});
-    EXPECT_EQ(on_4k.size(), 1U);
+    EXPECT_EQ(on_4k.size(), 3U);
     EXPECT_EQ(on_4k.at("mremap_test").reason, "2 GiB regions in a 2 GiB guest");
+    EXPECT_EQ(on_4k.at("userfaultfd:shmem").reason, "UFFDIO_API") << "one row, several tests";
     const auto on_64k_base =
         known_failures(table, {{"page_size", "65536"}, {"step", "series-base"}});
-    EXPECT_EQ(on_64k_base.size(), 3U);
+    EXPECT_EQ(on_64k_base.size(), 5U);
     EXPECT_EQ(on_64k_base.at("hugepage-shm").reason, "one 512 MiB page");
+    EXPECT_EQ(known_splats(table, {{"page_size", "4096"}}).size(), 1U);
+    EXPECT_EQ(known_splats(table, {{"page_size", "65536"}}).size(), 2U);
+}
+
+/// A real console: the 4k-48 kselftest plan from mrelease_test to hugetlb-madvise's
+/// result, where
+/// gup_test -ct dumps struct pages on purpose and hugetlb-madvise's munmap() WARNs.
+std::vector<std::string> hugetlb_console() {
+    return read_lines(testing::fixture_path("real-4k48-kselftest-hugetlb-warn.log"));
+}
+
+TEST(Kselftest, ASplatIsExpectedOnlyWhileItsTestRunsAndWithItsText) {
+    const auto lines = hugetlb_console();
+    const KnownSplats known = {
+        {"hugetlb-madvise", "i_mmap_assert_write_locked", "a 6.1 bug"},
+        {"gup_test:dump_pages", "gup_test: dump_pages() test", "on purpose"}};
+    const auto splats = find_splats(lines);
+    ASSERT_EQ(splats.size(), 5U);
+    EXPECT_EQ(selftest_running_at(lines, splats[0].line_number - 1), "gup_test:dump_pages");
+    EXPECT_EQ(expected_splat(splats[0], lines, splats[0].line_number - 1, known),
+              "known while gup_test:dump_pages runs: on purpose");
+    for (std::size_t i = 1; i < splats.size(); ++i) {
+        EXPECT_EQ(selftest_running_at(lines, splats[i].line_number - 1), "hugetlb-madvise");
+        EXPECT_EQ(expected_splat(splats[i], lines, splats[i].line_number - 1, known),
+                  "known while hugetlb-madvise runs: a 6.1 bug");
+    }
+    const KnownSplats other_test = {{"hugepage-mremap", "i_mmap_assert_write_locked", "r"}};
+    EXPECT_EQ(expected_splat(splats[1], lines, splats[1].line_number - 1, other_test), "");
+    const KnownSplats other_text = {{"hugetlb-madvise", "hugetlb_vmemmap", "r"}};
+    EXPECT_EQ(expected_splat(splats[1], lines, splats[1].line_number - 1, other_text), "");
+}
+
+TEST(Kselftest, AKnownSplatIsReportedWithItsReasonAndDoesNotFailTheRun) {
+    std::vector<std::string> lines = {"PTLAB-START plan=kselftest", "KTAP version 1", "1..1",
+                                      "    KTAP version 1", "    1..1"};
+    const auto real = hugetlb_console();
+    const auto from = std::find_if(real.begin(), real.end(), [](const std::string &l) {
+        return l.find("# Subtest: hugetlb-madvise") != std::string::npos;
+    });
+    lines.insert(lines.end(), from, real.end() - 1); // up to its "not ok"
+    lines.insert(lines.end(), {"    ok 1 hugetlb-madvise", "ok 1 kselftest", "PTLAB-END rc=0"});
+    RunOptions options;
+    EXPECT_EQ(judge_run(lines, options).reason, reason::splat);
+    options.known_splats = {{"hugetlb-madvise", "i_mmap_assert_write_locked", "a 6.1 bug"}};
+    const Verdict v = judge_run(lines, options);
+    EXPECT_EQ(v.outcome, Outcome::Pass) << v.detail;
+    ASSERT_EQ(v.allowed_splats.size(), 4U);
+    EXPECT_EQ(v.allowed_splats[0].expected, "known while hugetlb-madvise runs: a 6.1 bug");
 }
 
 KtapLog plan_log(const std::string &plan, const std::string &results) {

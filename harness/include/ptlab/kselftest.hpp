@@ -10,6 +10,7 @@
 #include "ptlab/layout.hpp"
 #include "ptlab/phase.hpp"
 #include "ptlab/promises.hpp"
+#include "ptlab/splat.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -46,6 +47,19 @@ std::string kselftest_cpio_list(const Layout &layout, const KselftestBuild &buil
 /// or "step"; every one must match.
 KnownFailures known_failures(const nlohmann::json &table,
                              const std::map<std::string, std::string> &facts);
+
+/// The known splats of the table that hold for this config and step ("when" as above).
+KnownSplats known_splats(const nlohmann::json &table,
+                         const std::map<std::string, std::string> &facts);
+
+/// The selftest that was running at console line `index`: the name of the nearest
+/// "# Subtest:" line above it, or "".
+std::string selftest_running_at(const std::vector<std::string> &lines, std::size_t index);
+
+/// Why `splat`, at console line `index`, is expected, or "" when no known splat covers it:
+/// the report contains a known splat's text and came while its test ran.
+std::string expected_splat(const Splat &splat, const std::vector<std::string> &lines,
+                           std::size_t index, const KnownSplats &known);
 
 /// In every kselftest* plan of the log: a known failure becomes XFAIL with its reason; a
 /// known failure that passed fails ("unexpected pass") unless it is flaky; the plan's result

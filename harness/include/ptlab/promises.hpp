@@ -60,4 +60,17 @@ using KnownFailures = std::map<std::string, KnownFailure>;
 /// Its "known_failures", empty when it has none.
 KnownFailures load_known_failures(const std::string &path);
 
+/// A kernel report an upstream selftest is known to provoke at a config and step, and why:
+/// a splat whose report contains `text`, printed while `test` runs, is expected.
+struct KnownSplat {
+    std::string test;
+    std::string text;
+    std::string reason;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(KnownSplat, test, text, reason)
+using KnownSplats = std::vector<KnownSplat>;
+
+/// Its "known_splats", empty when it has none.
+KnownSplats load_known_splats(const std::string &path);
+
 } // namespace ptlab

@@ -43,6 +43,8 @@ struct RunOptions {
     std::vector<Fact> host_facts;                ///< known on the host (the built .config)
     /// Upstream selftests known to fail at this config and step: test name -> why.
     KnownFailures known_failures;
+    /// Kernel reports upstream selftests are known to provoke at this config and step.
+    KnownSplats known_splats;
 };
 
 /// Reasons, in priority order.
@@ -68,8 +70,9 @@ struct Verdict {
     int guest_rc = -1; ///< rc= of PTLAB-END, -1 if unknown
     bool timed_out = false;
     KtapLog ktap;
-    std::vector<Splat> splats;          ///< splats that fail the run
-    std::vector<Splat> allowed_splats;  ///< splats of allowed kinds (informational)
+    std::vector<Splat> splats; ///< splats that fail the run
+    /// splats of allowed kinds (informational) and known splats (expected, with the reason)
+    std::vector<Splat> allowed_splats;
     std::vector<std::string> tail;      ///< last console lines for panic/timeout/no end marker
     std::vector<PromiseCheck> promises; ///< host and guest facts against the promises
 };

@@ -13,6 +13,7 @@ struct Splat {
     std::size_t line_number;          ///< 1-based line of the header
     std::string first_line;           ///< header message, console prefix stripped
     std::vector<std::string> excerpt; ///< raw lines of the block, header first
+    std::string expected;             ///< why it is expected (a known splat), else ""
 };
 
 /// All splat kinds the detector can report (for --allow validation).
