@@ -193,7 +193,8 @@ void run_kernel(const CheckSpec &check, const CheckPlaces &places, TestResult &r
     }
 }
 
-/// guest: `ptlab run`; its verdict is the check's, its KTAP block nested under it.
+/// guest: `ptlab run`; its verdict is the check's, its KTAP block nested under it, and its
+/// output has the lines output_matches asks for.
 void run_guest(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
     const Captured got = run_ptlab(check, places, {"run"});
     const auto ktap = run_dir_of(check, places) / "result.ktap";
@@ -211,6 +212,9 @@ void run_guest(const CheckSpec &check, const CheckPlaces &places, TestResult &re
     result.name = name;
     if (got.status != 0 && result.status == Status::Pass) {
         fail(result, "ptlab run exited " + std::to_string(got.status));
+    }
+    if (check.fields.contains("output_matches")) {
+        expect_lines(result, got.out, strings_of(check, "output_matches"), "ptlab run's output");
     }
 }
 
@@ -336,7 +340,7 @@ const std::vector<CheckKind> &check_kinds() {
          run_refused},
         {"config-promises", "the step's .config keeps its promises", {}, {}, run_config_promises},
         {"kernel", "the step's kernel and module build", {}, {}, run_kernel},
-        {"guest", "ptlab run passes; its KTAP nested", {}, {}, run_guest},
+        {"guest", "ptlab run passes; its KTAP nested", {}, {"output_matches"}, run_guest},
         {"expect-failure",
          "ptlab run fails for the reason, the report shows why",
          {"reason", "report_matches"},

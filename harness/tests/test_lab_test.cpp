@@ -172,6 +172,18 @@ TEST_F(LabTest, AGuestRunIsTheCheckWithItsKtapNested) {
     EXPECT_FALSE(r.subtests.empty());
 }
 
+TEST_F(LabTest, AGuestRunsOutputMustHaveTheLinesItsRowAsksFor) {
+    json row = {{"name", "boot"},
+                {"kind", "guest"},
+                {"env", fake_env({{"CONFIG", "4k-48"}, {"PLANS", "boot"}})},
+                {"output_matches", {"^boot 4k-48-debug @ series-head: plans boot"}}};
+    EXPECT_EQ(run(row).status, Status::Pass) << all(run(row));
+    row["output_matches"] = {"^kselftests @ series-head: reused"};
+    const TestResult r = run(row);
+    EXPECT_EQ(r.status, Status::Fail);
+    EXPECT_NE(all(r).find("kselftests @ series-head: reused"), std::string::npos) << all(r);
+}
+
 TEST_F(LabTest, AnExpectedFailureMustFailForItsReason) {
     const std::string panics = lab_->commit("fake: panics", "synthetic-oops-panic.log");
     json row = {{"name", "panic"},
