@@ -223,6 +223,20 @@ TEST_F(Lab, BuildsAStepWithItsModuleThenFindsItUpToDate) {
     EXPECT_EQ(progress_.str(), "") << "an up-to-date kernel is not rebuilt";
 }
 
+TEST_F(Lab, AConfigMadeSinceTheBuildDoesNotMakeTheOldImageCurrent) {
+    (void)build("series-head");
+    lab_->commit("fake: three", "real-4k48-head-boot.log");
+    lab_->tag("series-head"); // the same folder, another key
+    BuildOptions config_only;
+    config_only.config_only = true;
+    (void)build("series-head", config_only);
+    progress_.str("");
+    (void)build("series-head");
+    EXPECT_NE(progress_.str().find("series-head: build Image + modules ... done"),
+              std::string::npos)
+        << "the Image of the old key was taken as current: " << progress_.str();
+}
+
 TEST_F(Lab, BuildingAnotherStepLeavesHeadWhereItWas) {
     lab_->tree().git({"checkout", "-q", "series-head"});
     const std::string before = lab_->tree().head();
