@@ -18,6 +18,7 @@
 #include <iostream>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <pty.h>
 #include <sys/mount.h>
@@ -121,8 +122,10 @@ Ran run_test(const Selftest &t, const std::filesystem::path &root, std::ostream 
         if (::chdir(dir.c_str()) != 0) {
             ::_exit(127);
         }
-        if (t.uid != 0 && (::setgid(static_cast<gid_t>(t.uid)) != 0 ||
-                           ::setuid(static_cast<uid_t>(t.uid)) != 0)) {
+        // Without root's supplementary groups too: setuid() alone keeps them.
+        if (t.uid != 0 &&
+            (::setgroups(0, nullptr) != 0 || ::setgid(static_cast<gid_t>(t.uid)) != 0 ||
+             ::setuid(static_cast<uid_t>(t.uid)) != 0)) {
             ::dprintf(STDOUT_FILENO, "cannot run as user %d: %s\n", t.uid, std::strerror(errno));
             ::_exit(127);
         }
@@ -241,7 +244,7 @@ void run_row(PlanWriter &plan, const Selftest &t) {
     }
     std::cout << "    # Subtest: " << t.name << '\n' << std::flush;
     report(plan, t, run_test(t, kRoot, std::cout));
-    if (hugetlb_pages_needed(t, 1) > 0) {
+    if (t.hugetlb_mib > 0 || t.hugetlb_pages > 0) {
         release_hugetlb_pages();
     }
 }
