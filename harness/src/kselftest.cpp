@@ -138,7 +138,7 @@ KselftestBuild build_kselftests(const Layout &layout, const std::string &sha,
                                 const std::string &step_name, const Progress &progress) {
     KselftestBuild b;
     b.key = kselftest_key(layout.src(), sha);
-    b.dir = layout.build / "kselftests" / b.key;
+    b.dir = layout.kselftest_builds() / b.key;
     const fs::path stamp = b.dir / ".ptlab-built";
     const std::string what = "kselftests @ " + step_name;
     if (fs::exists(stamp)) {
@@ -148,9 +148,9 @@ KselftestBuild build_kselftests(const Layout &layout, const std::string &sha,
     }
     need_tools(layout.tool_packages(), {"make", "aarch64-linux-gnu-gcc", "git"});
     const fs::path wt = layout.kselftest_src();
-    const fs::path arm64 = layout.build / "arm64";
+    const fs::path arm64 = layout.arm64_root();
     // One build in the worktree at a time (two runs asking for different sources).
-    const FileLock lock(layout.kselftest_src().string() + ".lock", "kselftests", progress);
+    const FileLock lock(layout.kselftest_lock(), "kselftests", progress);
     if (fs::exists(stamp)) { // the other run built it meanwhile
         b.reused = true;
         return b;
@@ -186,7 +186,7 @@ KselftestBuild build_kselftests(const Layout &layout, const std::string &sha,
 }
 
 std::string kselftest_cpio_list(const Layout &layout, const KselftestBuild &build) {
-    const fs::path bash = layout.build / "arm64/bin/bash-static";
+    const fs::path bash = layout.guest_bash();
     if (!fs::exists(bash)) {
         throw std::runtime_error(bash.string() + " missing: run 'make deps' (it downloads "
                                                  "bash-static:arm64)");
@@ -231,9 +231,12 @@ KnownSplats known_splats(const nlohmann::json &table,
                          const std::map<std::string, std::string> &facts) {
     KnownSplats known;
     for (const auto &row : table.value("known_splats", nlohmann::json::array())) {
-        if (matches(row.value("when", nlohmann::json::object()), facts)) {
-            known.push_back({row.at("test").get<std::string>(), row.at("text").get<std::string>(),
-                             row.at("reason").get<std::string>()});
+        if (!matches(row.value("when", nlohmann::json::object()), facts)) {
+            continue;
+        }
+        for (const auto &test : test_names(row.at("test"))) {
+            known.push_back(
+                {test, row.at("text").get<std::string>(), row.at("reason").get<std::string>()});
         }
     }
     return known;

@@ -235,7 +235,7 @@ TEST_F(KselftestBuildTest, TheArchiveHoldsTheTestsTheirTableAndBash) {
             }
         },
         std::runtime_error);
-    const fs::path bash = lab_.layout().build / "arm64/bin/bash-static";
+    const fs::path bash = lab_.layout().guest_bash();
     fs::create_directories(bash.parent_path());
     std::ofstream(bash) << "bash";
     const std::string list = kselftest_cpio_list(lab_.layout(), b);

@@ -68,6 +68,12 @@ struct Layout {
     [[nodiscard]] fs::path gen_init_cpio() const { return build / "tools/gen_init_cpio"; }
     /// A git worktree of build/linux where the upstream selftests of a step are built.
     [[nodiscard]] fs::path kselftest_src() const { return build / "kselftest-src"; }
+    [[nodiscard]] fs::path kselftest_lock() const { return build / "kselftest-src.lock"; }
+    /// The selftest builds, one folder per key (sources and uapi of the step).
+    [[nodiscard]] fs::path kselftest_builds() const { return build / "kselftests"; }
+    /// Debian's arm64 packages the guest and the selftests need, unpacked by make deps.
+    [[nodiscard]] fs::path arm64_root() const { return build / "arm64"; }
+    [[nodiscard]] fs::path guest_bash() const { return arm64_root() / "bin/bash-static"; }
     [[nodiscard]] fs::path stress_tool() const { return build / "stress-aarch64/ptlab-stress"; }
     [[nodiscard]] fs::path kernels(const std::string &config, const std::string &flavour) const;
     [[nodiscard]] KernelDir kernel(const std::string &config, const std::string &flavour,
