@@ -222,6 +222,7 @@ struct pt_summary {
 	unsigned long lock_mm;
 	unsigned long lock_other;
 	unsigned long violations;
+	unsigned long va_max;	/* the highest address a table maps */
 };
 
 /*
@@ -278,6 +279,8 @@ static void pt_summarize(const struct pt_walk *w, const struct pt_rules *r,
 		l->ptl += !!(t->state & (PT_TABLE_PTL | PT_PTL_ONLY));
 		l->image += t->image;
 		l->subpage += !!(t->state & PT_SUBPAGE);
+		l->va_max = max(l->va_max,
+				t->va + pt_table_span(t->level) - 1);
 		if (rule && !pt_state_ok(t, rule))
 			l->violations++;
 		if (!t->lock)
@@ -392,12 +395,12 @@ void pt_report_walk(struct seq_buf *s, const struct pt_walk *w,
 		char rule[48];
 
 		seq_buf_printf(s,
-			       "# TABLE mm=%s level=%s folded=%d pages=%lu pagetable=%lu ptl=%lu image=%lu subpage=%lu entries=%lu leaves=%lu nonpresent=%lu own_pmd_lock=%lu mm_pmd_lock=%lu other_pmd_lock=%lu violations=%lu rule=%s\n",
+			       "# TABLE mm=%s level=%s folded=%d pages=%lu pagetable=%lu ptl=%lu image=%lu subpage=%lu entries=%lu leaves=%lu nonpresent=%lu own_pmd_lock=%lu mm_pmd_lock=%lu other_pmd_lock=%lu violations=%lu va_max=%#lx rule=%s\n",
 			       mm, pt_level_names[lvl], pt_level_folded(lvl),
 			       l->pages, l->pagetable, l->ptl, l->image,
 			       l->subpage, st->entries, st->leaves,
 			       st->nonpresent, l->lock_own, l->lock_mm,
-			       l->lock_other, l->violations,
+			       l->lock_other, l->violations, l->va_max,
 			       pt_mask_str(rule, sizeof(rule),
 					   r->state[w->kind][lvl],
 					   pt_state_names, PT_RULE_STATES));

@@ -3,6 +3,7 @@
 // the fake kernel tree booted by the fake QEMU.
 #include "fake_tree.hpp"
 #include "fixture.hpp"
+#include "ptlab/geometry.hpp"
 #include "ptlab/lab_test.hpp"
 #include "ptlab/lines.hpp"
 #include "ptlab/process.hpp"
@@ -99,11 +100,18 @@ TEST_F(LabTest, EveryGeometryGetsTheStepsItsFoldingCalls) {
     const auto has = [&](const std::string &name) {
         return std::find(names.begin(), names.end(), name) != names.end();
     };
-    // 64k-42 is the one fragment whose levels fold the PMD.
+    // 64k-42 and 16k-36 are 2-level: their PMD is folded. Each folded geometry gets one step
+    // more, read from its fragment.
     EXPECT_TRUE(has("config: 64k-42 @ series-head~1"));
+    EXPECT_TRUE(has("config: 16k-36 @ series-head~1"));
     EXPECT_FALSE(has("config: 4k-48 @ series-head~1"));
     EXPECT_TRUE(has("config: 4k-48 @ series-head"));
-    EXPECT_EQ(names.size(), 2 * lab_->layout().config_names().size() + 1);
+    std::size_t folded = 0;
+    for (const auto &config : lab_->layout().config_names()) {
+        folded += geometry_of_fragment(lab_->layout().geometry_fragment(config)).folded("pmd");
+    }
+    EXPECT_EQ(folded, 2U);
+    EXPECT_EQ(names.size(), 2 * lab_->layout().config_names().size() + folded);
 }
 
 TEST_F(LabTest, ACommandPassesFailsOrSkipsByItsExitStatus) {

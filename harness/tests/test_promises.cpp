@@ -35,6 +35,19 @@ TEST(Promises, OnlyPromisedKeysAreCheckedAndAlternativesCount) {
     EXPECT_EQ(broken(checks).size(), 1U);
 }
 
+// 64k-52 on a CPU without FEAT_LVA boots with a 48-bit VA: the failure says why.
+TEST(Promises, A52BitVaFallingBackTo48NamesFeatLva) {
+    const auto checks = check_promises({{"va_bits", "52"}}, {{"boot", "va_bits", "48"}});
+    ASSERT_EQ(checks.size(), 1U);
+    EXPECT_FALSE(checks[0].kept());
+    EXPECT_NE(checks[0].message().find("va_bits (boot): 48, expected 52 (the kernel fell back "
+                                       "to 48-bit VA: the CPU has no FEAT_LVA"),
+              std::string::npos)
+        << checks[0].message();
+    const auto other = check_promises({{"va_bits", "48"}}, {{"boot", "va_bits", "47"}});
+    EXPECT_EQ(other[0].message(), "va_bits (boot): 47, expected 48");
+}
+
 // A real boot + audit of 4k-48 at series-head: the boot plan and the module each report the
 // geometry and the split PMD lock.
 TEST(Promises, RealConsoleReportsFactsFromBootAndAudit) {

@@ -35,7 +35,7 @@ const std::string kDir = "/sys/kernel/debug/ptlab";
 const char *const kModule = "ptlab_audit";
 const std::string kObject = "/lib/modules/ptlab_audit.ko";
 const std::string kRules = "/ptlab/rules";
-constexpr int kTests = 16;
+constexpr int kTests = 17;
 
 std::string file(const std::string &name) { return kDir + "/" + name; }
 bool dir_exists() { return std::filesystem::is_directory(kDir); }
@@ -235,7 +235,7 @@ Holder start_hold(std::uint64_t thp_mib) {
         ::dup2(out[1], STDERR_FILENO);
         const std::string thp = std::to_string(thp_mib);
         ::execl("/proc/self/exe", "ptlab-stress", "hold", "--thp-mib", thp.c_str(), "--small-mib",
-                "4", static_cast<char *>(nullptr));
+                "4", "--high-mib", "4", static_cast<char *>(nullptr));
         ::_exit(127);
     }
     ::close(in[0]);
@@ -271,10 +271,28 @@ std::string ready_line(const Holder &h, bool *ready) {
     return said;
 }
 
-std::uint64_t word_value(const std::string &line, const std::string &key) {
+/// KEY=N in a line; N decimal, or hex after 0x; with base 16, hex without 0x (as in maps).
+std::uint64_t word_value(const std::string &line, const std::string &key, int base = 0) {
     const auto at = line.find(" " + key + "=");
-    return at == std::string::npos ? 0
-                                   : std::strtoull(line.c_str() + at + key.size() + 2, nullptr, 10);
+    return at == std::string::npos
+               ? 0
+               : std::strtoull(line.c_str() + at + key.size() + 2, nullptr, base);
+}
+
+/// The highest KEY over the "# TABLE mm=... level=L ..." rows of levels in a report.
+std::uint64_t table_max(const std::string &report, const std::vector<std::string> &levels,
+                        const std::string &key) {
+    std::uint64_t most = 0;
+    std::istringstream lines(report);
+    for (std::string line; std::getline(lines, line);) {
+        for (const auto &level : levels) {
+            if (line.starts_with("# TABLE mm=") &&
+                line.find(" level=" + level + " ") != std::string::npos) {
+                most = std::max(most, word_value(line, key));
+            }
+        }
+    }
+    return most;
 }
 
 /// KEY summed over the "# TABLE mm=... level=L ..." rows of levels in a report.
@@ -311,7 +329,23 @@ void stop_child(pid_t pid) {
     }
 }
 
-/// 10-12: a user mm: one process holding a THP-backed and a small-page-backed region; its
+/// 13: with a 52-bit VA the holder also has small pages above 2^48: the walk reached the
+/// tables that map them (other PGD entries than any 48-bit address uses).
+void check_user_high(PlanWriter &plan, const std::string &ready_line, const std::string &report) {
+    const std::uint64_t high = word_value(ready_line, "high", 16);
+    if (high == 0) {
+        plan.skip("user_va_above_48bit", "the kernel maps no user address above 2^48 (VA below 52 "
+                                         "bits, or no FEAT_LVA)");
+        return;
+    }
+    const std::uint64_t reached = table_max(report, {"pte"}, "va_max");
+    plan.check("user_va_above_48bit", reached >= high,
+               "PTE tables walked up to " + hex(reached) + ", region above 2^48 at " + hex(high),
+               "region above 2^48 at " + hex(high) + ", PTE tables walked only up to " +
+                   hex(reached));
+}
+
+/// 10-13: a user mm: one process holding a THP-backed and a small-page-backed region; its
 /// small pages sit in PTE tables, its THPs are PMD leaves (or, with the PMD folded, PGD
 /// leaves), and the module judged those tables' ctors and locks by the rules.
 void test_user_mm(PlanWriter &plan) {
@@ -354,13 +388,20 @@ void test_user_mm(PlanWriter &plan) {
     } else {
         plan.fail("user_thp", "ptlab-stress hold never printed its ready line");
     }
+    if (ready) {
+        check_user_high(plan, line, report);
+    } else if (hpage == 0) {
+        plan.skip("user_va_above_48bit", "no THP in this kernel: no holder process");
+    } else {
+        plan.fail("user_va_above_48bit", "ptlab-stress hold never printed its ready line");
+    }
     stop_child(pid);
     if (holder.pid > 0 && holder.pid != pid) {
         stop_child(holder.pid);
     }
 }
 
-/// 13: the audited process exits while its mm is being audited: each audit is whole or
+/// 14: the audited process exits while its mm is being audited: each audit is whole or
 /// ESRCH; once it is gone, ESRCH.
 void test_user_exit(PlanWriter &plan) {
     const pid_t victim = start_sleeper();
@@ -401,7 +442,7 @@ void test_user_exit(PlanWriter &plan) {
     }
 }
 
-/// 14: apply_to_page_range(&efi_mm) from kthreads, between EFI runtime calls.
+/// 15: apply_to_page_range(&efi_mm) from kthreads, between EFI runtime calls.
 void test_efi_exercise(PlanWriter &plan) {
     if (const int err = write_errno(file("efi_exercise"), "threads=4 iterations=20\n"); err != 0) {
         plan.fail("efi_exercise", "writing threads=4 iterations=20 failed: " + errno_name(err));
@@ -410,7 +451,7 @@ void test_efi_exercise(PlanWriter &plan) {
     nest_report(plan, "efi_exercise");
 }
 
-/// 15: nonsense is EINVAL, logged, and changes nothing.
+/// 16: nonsense is EINVAL, logged, and changes nothing.
 void test_einval(PlanWriter &plan) {
     static const std::pair<const char *, const char *> nonsense[] = {
         {"geometry", "1"},
@@ -450,7 +491,7 @@ void test_einval(PlanWriter &plan) {
     }
 }
 
-/// 16: unload.
+/// 17: unload.
 void test_unload(PlanWriter &plan) {
     const int err = rmmod();
     plan.check("unload", err == 0 && !loaded() && !dir_exists(), "", "rmmod: " + errno_name(err));

@@ -42,8 +42,8 @@ std::size_t entries_in(const std::string &dir) {
     return n;
 }
 
-/// The widest user address: the stack's top, or a mapping asked for above 2^48 (the kernel
-/// grants it only when its VA size is 52 bits).
+/// The widest user address: the stack's top, or a mapping asked for at a 52-bit address
+/// (map_high(): granted only when the kernel's VA size is 52 bits and the CPU has FEAT_LVA).
 unsigned user_va_bits() {
     std::uint64_t highest = reinterpret_cast<std::uintptr_t>(&highest);
     for (const auto &entry : parse_smaps(read_file("/proc/self/maps"))) {
@@ -51,13 +51,14 @@ unsigned user_va_bits() {
             highest = entry.end - 1;
         }
     }
-    const std::size_t len = page_size();
-    void *hint = reinterpret_cast<void *>(std::uintptr_t{1} << 50);
-    void *high = ::mmap(hint, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (high != MAP_FAILED) {
-        highest =
-            std::max<std::uint64_t>(highest, reinterpret_cast<std::uintptr_t>(high) + len - 1);
-        ::munmap(high, len);
+    try {
+        const Mapping high = map_high(page_size(), page_size(), PROT_READ, MAP_PRIVATE);
+        if (high.get() != nullptr) {
+            highest = std::max<std::uint64_t>(
+                highest, reinterpret_cast<std::uintptr_t>(high.bytes()) + high.size() - 1);
+        }
+    } catch (const SysError &) {
+        // No address space for a hint: the stack's top answers.
     }
     return address_bits(highest);
 }

@@ -271,14 +271,18 @@ void add_kselftest_command(CLI::App &app, Options &o) {
 
 void add_hold_command(CLI::App &app, Options &o) {
     auto *hold = app.add_subcommand(
-        "hold", "map a THP region and a small-page region, print 'ready pid=... thp=start-end "
-                "small=start-end anon_huge_kb=N', wait for SIGTERM/SIGINT or EOF on stdin");
+        "hold",
+        "map a THP region and a small-page region, print 'ready pid=... thp=start-end "
+        "small=start-end high=start-end anon_huge_kb=N', wait for SIGTERM/SIGINT or EOF on stdin");
     hold->fallthrough();
     hold->add_option("--thp-mib", o.thp_mib, "size of the MADV_HUGEPAGE region in MiB")
         ->required()
         ->check(CLI::Range(static_cast<std::uint64_t>(0), static_cast<std::uint64_t>(1) << 20));
     hold->add_option("--small-mib", o.small_mib, "size of the MADV_NOHUGEPAGE region in MiB")
         ->required()
+        ->check(CLI::Range(static_cast<std::uint64_t>(0), static_cast<std::uint64_t>(1) << 20));
+    hold->add_option("--high-mib", o.high_mib,
+                     "size of a MADV_NOHUGEPAGE region above 2^48 in MiB (52-bit VA only)")
         ->check(CLI::Range(static_cast<std::uint64_t>(0), static_cast<std::uint64_t>(1) << 20));
 }
 

@@ -49,6 +49,7 @@ struct Options {
     std::vector<std::string> kselftest_only; // kselftest: only these tests (empty: all)
     std::uint64_t thp_mib = 0;               // hold
     std::uint64_t small_mib = 0;             // hold
+    std::uint64_t high_mib = 0;              // hold: above 2^48, where the kernel allows
     BenchOptions bench;                      // bench
 
     [[nodiscard]] double effective_duration() const {

@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iomanip>
@@ -156,16 +157,10 @@ void *mmap_anonymous(std::size_t len, int prot, int flags) {
     }
 }
 
-Mapping map_aligned(std::size_t len, std::size_t align, int prot, int flags) {
-    const std::size_t pg = page_size();
-    if (align < pg) {
-        align = pg;
-    }
-    const std::size_t total = len + align;
-    void *p = mmap_anonymous(total, prot, flags);
-    if (p == MAP_FAILED) {
-        throw SysError("mmap(" + std::to_string(total) + " bytes)", errno);
-    }
+namespace {
+
+// [p, p + total) trimmed to len bytes from the first address aligned to align.
+Mapping trim_to_aligned(void *p, std::size_t total, std::size_t len, std::size_t align) {
     const auto base = reinterpret_cast<std::uintptr_t>(p);
     const std::uintptr_t start = align_up(base, align);
     if (start > base) {
@@ -176,6 +171,34 @@ Mapping map_aligned(std::size_t len, std::size_t align, int prot, int flags) {
         ::munmap(reinterpret_cast<void *>(end), base + total - end);
     }
     return {reinterpret_cast<void *>(start), len};
+}
+
+} // namespace
+
+Mapping map_aligned(std::size_t len, std::size_t align, int prot, int flags) {
+    align = std::max(align, page_size());
+    const std::size_t total = len + align;
+    void *p = mmap_anonymous(total, prot, flags);
+    if (p == MAP_FAILED) {
+        throw SysError("mmap(" + std::to_string(total) + " bytes)", errno);
+    }
+    return trim_to_aligned(p, total, len, align);
+}
+
+Mapping map_high(std::size_t len, std::size_t align, int prot, int flags) {
+    align = std::max(align, page_size());
+    const std::size_t total = len + align;
+    void *p =
+        ::mmap(reinterpret_cast<void *>(kHighHint), total, prot, flags | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        throw SysError("mmap(" + std::to_string(total) + " bytes, hint " + hex(kHighHint) + ")",
+                       errno);
+    }
+    if (reinterpret_cast<std::uintptr_t>(p) < kVa48Limit) {
+        ::munmap(p, total);
+        return {};
+    }
+    return trim_to_aligned(p, total, len, align);
 }
 
 bool spawn_thread(std::vector<std::thread> &threads, const std::function<void()> &fn,

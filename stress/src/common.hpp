@@ -119,6 +119,16 @@ private:
 // slack around it is unmapped. prot/flags as for mmap (MAP_ANONYMOUS is added). Throws SysError.
 Mapping map_aligned(std::size_t len, std::size_t align, int prot, int flags);
 
+// Where map_high() asks for memory: an address that needs 52 bits. arm64 hands out user
+// addresses above 2^48 only to a kernel with 52-bit VA on a CPU with FEAT_LVA, and only for
+// an mmap() hint above 2^48; any other kernel takes the hint as a hint and maps lower.
+constexpr std::uint64_t kHighHint = std::uint64_t{1} << 51;
+constexpr std::uint64_t kVa48Limit = std::uint64_t{1} << 48;
+
+// As map_aligned(), at kHighHint or above; an empty Mapping when the kernel will not map
+// anything above 2^48. Throws SysError when mmap() fails.
+Mapping map_high(std::size_t len, std::size_t align, int prot, int flags);
+
 // Starts fn on a new thread appended to threads. Under fault injection clone() fails with
 // EAGAIN or ENOMEM: it retries for up to a second, then counts the errno (when counters is
 // given) and returns false.

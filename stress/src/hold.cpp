@@ -1,6 +1,7 @@
-// ptlab-stress hold --thp-mib N --small-mib M: map a PMD-aligned MADV_HUGEPAGE region of N MiB
-// and a MADV_NOHUGEPAGE region of M MiB, write every page, print
-//   ready pid=<pid> thp=<start>-<end> small=<start>-<end> anon_huge_kb=<AnonHugePages>
+// ptlab-stress hold --thp-mib N --small-mib M [--high-mib H]: map a PMD-aligned MADV_HUGEPAGE
+// region of N MiB, a MADV_NOHUGEPAGE region of M MiB and, where the kernel hands out addresses
+// above 2^48 (52-bit VA), a MADV_NOHUGEPAGE region of H MiB there; write every page, print
+//   ready pid=<pid> thp=<start>-<end> small=<start>-<end> high=<start>-<end> anon_huge_kb=<kB>
 // (addresses in hex without 0x, as in /proc/<pid>/maps; AnonHugePages of this process from
 // /proc/self/smaps_rollup), then wait for SIGTERM, SIGINT or EOF on stdin and exit 0.
 
@@ -61,6 +62,7 @@ int run_hold(const Options &opts) {
     }
     Mapping thp;
     Mapping small;
+    Mapping high;
     try {
         if (opts.thp_mib != 0) {
             thp = map_aligned(opts.thp_mib << 20, pmd, PROT_READ | PROT_WRITE, MAP_PRIVATE);
@@ -77,6 +79,15 @@ int run_hold(const Options &opts) {
             }
             touch_pages(small.bytes(), small.size());
         }
+        if (opts.high_mib != 0) {
+            high = map_high(opts.high_mib << 20, page_size(), PROT_READ | PROT_WRITE, MAP_PRIVATE);
+            if (high.get() != nullptr) {
+                if (::madvise(high.get(), high.size(), MADV_NOHUGEPAGE) != 0) {
+                    throw SysError("madvise(MADV_NOHUGEPAGE) above 2^48", errno);
+                }
+                touch_pages(high.bytes(), high.size());
+            }
+        }
     } catch (const SysError &e) {
         std::cerr << "ptlab-stress hold: " << e.what() << '\n';
         return kExitFail;
@@ -90,7 +101,7 @@ int run_hold(const Options &opts) {
         }
     }
     std::cout << "ready pid=" << ::getpid() << " thp=" << range(thp) << " small=" << range(small)
-              << " anon_huge_kb=" << ahp << std::endl;
+              << " high=" << range(high) << " anon_huge_kb=" << ahp << std::endl;
 
     pollfd fds[2] = {{sfd.get(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
     for (;;) {

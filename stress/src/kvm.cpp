@@ -889,6 +889,8 @@ void KvmWorkload::describe_setup(TestNode &setup, const WorkloadContext &ctx, co
                ipa_list + (ctx.ipa_bits.empty() && p.max_ipa > 48 ? " (--ipa-bits adds 52)" : "") +
                "; page " + std::to_string(p.page >> 10) + " kB, PMD " +
                std::to_string(p.pmd >> 10) + " kB; slots " + sizes);
+    setup.diag("stage 2: " + std::to_string(p.page >> 10) + " kB granule (the host's pages); " +
+               stage2_summary(ipas_, p.page));
     setup.diag("guest program (" +
                std::to_string(a64::guest_stride_program(kCodeGpa + kParamOffset).size()) +
                " instructions at IPA " + hex(kCodeGpa) + "), exit address " + hex(kExitGpa));

@@ -18,6 +18,24 @@ std::vector<unsigned> ipa_sizes(unsigned max_ipa_bits, const std::vector<unsigne
     return out;
 }
 
+unsigned stage2_levels(unsigned ipa_bits, std::uint64_t page) {
+    unsigned page_shift = 0;
+    while ((std::uint64_t{1} << page_shift) < page) {
+        ++page_shift;
+    }
+    const unsigned levels = (ipa_bits - 8) / (page_shift - 3);
+    return std::max(levels, 2U);
+}
+
+std::string stage2_summary(const std::vector<unsigned> &ipas, std::uint64_t page) {
+    std::string out;
+    for (const unsigned b : ipas) {
+        out += (out.empty() ? "" : ", ") + std::to_string(b) +
+               "-bit IPA: " + std::to_string(stage2_levels(b, page)) + " levels";
+    }
+    return out;
+}
+
 Layout make_layout(unsigned ipa_bits, std::uint64_t page, std::uint64_t pmd,
                    std::uint64_t small_size, std::uint64_t thp_size) {
     if (ipa_bits < 32 || ipa_bits > 52) {

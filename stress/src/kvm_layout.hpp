@@ -25,6 +25,15 @@ constexpr std::uint64_t kThpGpa = 0x80000000;
 // asked for: see README.md), or the sizes asked for that the host allows.
 std::vector<unsigned> ipa_sizes(unsigned max_ipa_bits, const std::vector<unsigned> &wanted = {});
 
+// The stage-2 translation levels KVM gives a VM of ipa_bits on a host with this page size:
+// stage-2 tables are host pages, so the granule is the host's. Linux 6.1 kvm_get_vtcr():
+// ARM64_HW_PGTABLE_LEVELS(ipa - 4), up to 16 tables concatenated at the first level save one,
+// and never fewer than 2 levels.
+unsigned stage2_levels(unsigned ipa_bits, std::uint64_t page);
+
+// "36-bit IPA: 2 levels, 40-bit IPA: 3 levels, ..." for these IPA sizes.
+std::string stage2_summary(const std::vector<unsigned> &ipas, std::uint64_t page);
+
 struct Layout {
     unsigned ipa_bits = 0;
     std::uint64_t code_gpa = kCodeGpa;

@@ -78,6 +78,7 @@ struct Region {
     std::size_t npages = 0;
     std::size_t pages_per_pmd = 0;
     std::uint64_t salt = 0;
+    bool high = false;   // placed above 2^48 (52-bit VA)
     Mapping reservation; // PROT_NONE reservation holding the half (or halves)
     std::array<char *, 2> half{nullptr, nullptr};
     std::vector<std::uint8_t> loc;  // per PMD chunk: which half it lives in (owner only)
@@ -285,6 +286,7 @@ private:
     unsigned nthreads_ = 1;
     std::uint64_t budget_ = 0;
     std::uint64_t arena_next_ = 0;
+    std::uint64_t high_next_ = 0; // where the next region above 2^48 goes; 0: no such addresses
     bool collapse_supported_ = false;
     std::atomic<bool> mremap_supported_{true};
     std::vector<std::unique_ptr<Region>> regions_;
@@ -463,7 +465,10 @@ void ThpWorkload::plan_regions(TestNode &node, const WorkloadContext &ctx) {
 // Regions live in an arena of their own, far below where mmap() puts everything else (top
 // down from below the stack): the kernel hands out the highest free gap that fits, so the
 // other threads' mappings (malloc, KVM memslots, ...) never land in a hole a worker has just
-// punched and is about to re-map with MAP_FIXED, which would destroy them.
+// punched and is about to re-map with MAP_FIXED, which would destroy them. With a 52-bit VA
+// the shared region goes above 2^48 instead, where nothing else is ever put without a hint:
+// then the tables of the PGD entries no 48-bit address uses are built, split, collapsed,
+// copied on fork and torn down as well.
 void ThpWorkload::place_arena() {
     void *probe = MAP_FAILED;
     for (int tries = 0; tries < 2000 && probe == MAP_FAILED; ++tries) {
@@ -478,6 +483,23 @@ void ThpWorkload::place_arena() {
     ::munmap(probe, pg_);
     const auto top = reinterpret_cast<std::uintptr_t>(probe);
     arena_next_ = align_down(std::max<std::uint64_t>(top / 4, 1ULL << 32), pmd_);
+    Mapping high;
+    for (int tries = 0;; ++tries) {
+        try {
+            high = map_high(pg_, pmd_, PROT_NONE, MAP_PRIVATE | MAP_NORESERVE);
+            break;
+        } catch (const SysError &e) {
+            if (tries >= 2000 || !is_expected_errno(e.err())) {
+                throw;
+            }
+        }
+    }
+    if (high.get() != nullptr) {
+        high_next_ = reinterpret_cast<std::uintptr_t>(high.get());
+        for (auto &r : regions_) {
+            r->high = r->label == "shared";
+        }
+    }
 }
 
 // Maps r in the arena: a PROT_NONE reservation of both halves, the first half mapped. Throws
@@ -486,14 +508,15 @@ void ThpWorkload::map_region(Region &r) {
     const std::size_t span = r.owner >= 0 ? 2 * r.size : r.size;
     void *want = nullptr;
     void *p = MAP_FAILED;
+    std::uint64_t &next = r.high ? high_next_ : arena_next_;
     for (int taken = 0; taken < 64; ++taken) {
-        want = reinterpret_cast<void *>(arena_next_);
+        want = reinterpret_cast<void *>(next);
         p = ::mmap(want, span, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
         if (p != MAP_FAILED || errno != EEXIST) {
             break;
         }
-        arena_next_ += span + pmd_; // something lives there already: further up
+        next += span + pmd_; // something lives there already: further up
     }
     if (p == MAP_FAILED) {
         // An expected errno (fault injection) is retried by the caller, at the same place: the
@@ -522,7 +545,7 @@ void ThpWorkload::map_region(Region &r) {
         throw SysError("madvise(MADV_HUGEPAGE) " + r.label, err);
     }
     if (p == want) {
-        arena_next_ += span + pmd_;
+        next += span + pmd_;
     }
 }
 
@@ -1338,7 +1361,8 @@ bool ThpWorkload::map_and_fault_in(TestNode &setup) {
             }
             layout += (layout.empty() ? "" : ", ") + r->label + " " +
                       std::to_string(r->size >> 20) + " MiB at " +
-                      hex(reinterpret_cast<std::uintptr_t>(r->half[0]));
+                      hex(reinterpret_cast<std::uintptr_t>(r->half[0])) +
+                      (r->high ? " (above 2^48)" : "");
         }
         fork_reports_.clear();
         for (unsigned t = 0; t < nthreads_; ++t) {

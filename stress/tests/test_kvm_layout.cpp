@@ -68,3 +68,20 @@ TEST(KvmLayout, StrideStaysInsideTheSlot) {
         }
     }
 }
+
+// The starting levels the Arm ARM allows for each granule (VTCR_EL2.SL0 with up to 16
+// concatenated tables): 4K 40-bit starts at level 1 with two tables, 16K 40-bit at level 2
+// with 16 tables, 64K 48-bit at level 1; and KVM never uses fewer than 2 levels.
+TEST(KvmLayout, Stage2LevelsFollowTheHostGranule) {
+    EXPECT_EQ(stage2_levels(48, 4096), 4U);
+    EXPECT_EQ(stage2_levels(40, 4096), 3U);
+    EXPECT_EQ(stage2_levels(32, 4096), 2U);
+    EXPECT_EQ(stage2_levels(48, 16384), 3U);
+    EXPECT_EQ(stage2_levels(40, 16384), 2U);
+    EXPECT_EQ(stage2_levels(36, 16384), 2U);
+    EXPECT_EQ(stage2_levels(52, 65536), 3U);
+    EXPECT_EQ(stage2_levels(48, 65536), 3U);
+    EXPECT_EQ(stage2_levels(42, 65536), 2U);
+    EXPECT_EQ(stage2_levels(32, 65536), 2U);
+    EXPECT_EQ(stage2_summary({36, 48}, 16384), "36-bit IPA: 2 levels, 48-bit IPA: 3 levels");
+}
