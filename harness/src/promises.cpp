@@ -70,24 +70,19 @@ bool PromiseCheck::kept() const {
     }
 }
 
-namespace {
-
-// The known cause of a broken promise, when the facts alone name it.
-std::string likely_cause(const PromiseCheck &c) {
+std::string PromiseCheck::cause() const {
     // arm64 falls back to a 48-bit VA at boot (vabits_actual) when the CPU has no FEAT_LVA.
-    if (c.key == "va_bits" && c.expected == "52" && c.found == "48") {
+    if (!kept() && key == "va_bits" && expected == "52" && found == "48") {
         return "the kernel fell back to 48-bit VA: the CPU has no FEAT_LVA "
                "(ID_AA64MMFR2_EL1.VARange); QEMU's -cpu max has it";
     }
     return {};
 }
 
-} // namespace
-
 std::string PromiseCheck::message() const {
-    const std::string cause = kept() ? std::string{} : likely_cause(*this);
+    const std::string why = cause();
     return key + " (" + source + "): " + found + ", expected " + expected +
-           (cause.empty() ? "" : " (" + cause + ")");
+           (why.empty() ? "" : " (" + why + ")");
 }
 
 std::vector<PromiseCheck> check_promises(const std::map<std::string, std::string> &promised,

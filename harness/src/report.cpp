@@ -3,6 +3,7 @@
 #include "ktap_writer.hpp"
 
 #include "ptlab/lines.hpp"
+#include "ptlab/splat_groups.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -17,7 +18,7 @@ namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-constexpr std::size_t excerpt_lines_shown = 20;
+constexpr std::size_t excerpt_lines_shown = 30;
 constexpr std::size_t max_note_chars = 160;
 constexpr std::size_t max_name_column = 60;
 
@@ -221,6 +222,24 @@ int junit_collect(const TestResult &test, const std::string &classname,
 
 /// Failing tests by their full path, leaves first; a failed parent whose
 /// children all passed (plan mismatch) is listed itself.
+/// The audit's lines for the table pages that broke a rule ("level=pmd pfn=0x4a3f2
+/// va=0x...-0x... found=none required=table+ptl", with the mm in the test's name), and the
+/// module's "... more" line after them: what a failed audit test is about.
+std::vector<std::string> offending_tables(const TestResult &test) {
+    constexpr std::size_t max_shown = 8;
+    std::vector<std::string> out;
+    for (const auto &diag : test.diagnostics) {
+        const bool table = diag.find(" pfn=") != std::string::npos &&
+                           diag.find(" found=") != std::string::npos &&
+                           diag.find(" required=") != std::string::npos;
+        const bool more = diag.find(": ... ") != std::string::npos && !out.empty();
+        if ((table && out.size() < max_shown) || more) {
+            out.push_back(diag);
+        }
+    }
+    return out;
+}
+
 int collect_failures(const TestResult &test, const std::string &prefix,
                      std::vector<std::string> &lines) {
     const std::string path = prefix.empty() ? test.name : prefix + " / " + test.name;
@@ -232,6 +251,9 @@ int collect_failures(const TestResult &test, const std::string &prefix,
     if (failed && failures == 0) {
         const std::string note = shorten(note_for(test), max_note_chars);
         lines.push_back(note.empty() ? path : path + ": " + note);
+        for (const auto &line : offending_tables(test)) {
+            lines.push_back("  " + line);
+        }
         return 1;
     }
     return failures;
@@ -250,6 +272,9 @@ TestResult promises_as_result(const std::vector<PromiseCheck> &checks) {
         t.name = check.key + " (" + check.source + ")";
         t.status = check.kept() ? Status::Pass : Status::Fail;
         t.diagnostics.push_back("found " + check.found + ", expected " + check.expected);
+        if (const std::string why = check.cause(); !why.empty()) {
+            t.diagnostics.push_back(why);
+        }
         row.status = t.status == Status::Fail ? Status::Fail : row.status;
         row.subtests.push_back(std::move(t));
     }
@@ -341,14 +366,11 @@ void print_report(std::ostream &out, const Summary &summary) {
         }
     }
 
-    for (const auto &splat : summary.splats) {
-        out << "splat " << splat_heading(splat) << '\n';
-        const std::size_t n = std::min(splat.excerpt.size(), excerpt_lines_shown);
-        for (std::size_t i = 0; i < n; ++i) {
-            out << "    " << splat.excerpt[i] << '\n';
-        }
-        if (splat.excerpt.size() > n) {
-            out << "    ... (" << splat.excerpt.size() - n << " more lines)\n";
+    const auto groups = group_splats(summary.splats);
+    for (const auto &group : groups) {
+        out << "splat " << group_heading(group) << '\n';
+        for (const auto &line : splat_shown_lines(group.first, excerpt_lines_shown)) {
+            out << "    " << line << '\n';
         }
     }
     for (const auto &splat : summary.allowed_splats) {
@@ -367,8 +389,8 @@ void print_report(std::ostream &out, const Summary &summary) {
     for (const auto &test : summary.tests) {
         collect_failures(test, "", failures);
     }
-    for (const auto &splat : summary.splats) {
-        failures.push_back("splat " + splat_heading(splat));
+    for (const auto &group : groups) {
+        failures.push_back("splat " + group_heading(group));
     }
     if (!failures.empty()) {
         out << "failures:\n";

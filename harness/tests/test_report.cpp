@@ -65,13 +65,44 @@ TEST(Report, FailuresAreRepeatedBeforeTheVerdictWithTheirPath) {
               std::string::npos);
 }
 
+// A real audit of a kernel whose pgd_pgtable_alloc() skips efi_mm's PMD ctor (the mutant of
+// tests/patches): the failure names the table pages, not only the test.
+TEST(Report, AnAuditFailureShowsTheOffendingTables) {
+    const std::string text = report_of(summary_of("real-4k48-mutant-efi-pmd-no-ctor.log"));
+    const auto failures = text.substr(text.find("\nfailures:\n"));
+    EXPECT_NE(failures.find("audit / efi_mm / efi_mm.pmd: efi_mm.pmd: 2 pages, rule table+ptl, 2 "
+                            "break it\n"
+                            "    efi_mm.pmd: level=pmd pfn=0x40264 va=0x0-0x3fffffff found=none "
+                            "required=table+ptl\n"
+                            "    efi_mm.pmd: level=pmd pfn=0x4025f va=0x80000000-0xbfffffff "
+                            "found=none required=table+ptl\n"),
+              std::string::npos)
+        << failures;
+}
+
+// The upstream hugetlb-madvise WARNs 4 times the same way: one line with its count, then
+// the first report with its call trace.
+TEST(Report, ARepeatedSplatIsOneLineWithItsCount) {
+    const std::string text = report_of(summary_of("real-4k48-kselftest-hugetlb-warn.log"));
+    EXPECT_NE(text.find("splat [warning] line 82: WARNING: CPU: 1 PID: 105 at "
+                        "../../../linux/include/linux/fs.h:509 i_mmap_assert_write_locked+0x24/"
+                        "0x34 x4, 96.8 s to 96.8 s, first in hugetlb-madvise"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("Call trace:"), std::string::npos) << text;
+    EXPECT_NE(text.find("hugetlb_split+0x28/0x80"), std::string::npos) << text;
+    const auto failures = text.substr(text.find("\nfailures:\n"));
+    EXPECT_EQ(failures.find("x4"), failures.rfind("x4")) << "once in the failures: " << failures;
+}
+
 TEST(Report, PanicShowsSplatsAndTail) {
     const std::string text = report_of(summary_of("synthetic-oops-panic.log"));
     EXPECT_NE(text.find("splat [oops] line 7: Unable to handle kernel NULL pointer"),
               std::string::npos);
     EXPECT_NE(text.find("splat [panic] line 46: Kernel panic - not syncing"), std::string::npos);
     EXPECT_NE(text.find("last 50 console lines:\n"), std::string::npos);
-    EXPECT_NE(text.find("... (19 more lines)"), std::string::npos); // excerpt capped at 20
+    // The oops is shown with its call trace; the register dump before it is left out.
+    EXPECT_NE(text.find(" lines before the call trace)"), std::string::npos) << text;
     // 1 ktap error row + 2 splats + 1 for the unclean end.
     EXPECT_EQ(last_line(text), "1 passed, 4 failed");
 }

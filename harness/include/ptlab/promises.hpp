@@ -33,8 +33,10 @@ struct PromiseCheck {
     std::string expected; ///< may list alternatives: "none|table+ptl"
     std::string found;
     [[nodiscard]] bool kept() const;
-    /// "split_pmd (config): on, expected off"
+    /// "split_pmd (config): on, expected off", and the likely cause where the facts name one
     [[nodiscard]] std::string message() const;
+    /// Why a broken promise broke, when the facts alone say it (else empty).
+    [[nodiscard]] std::string cause() const;
 };
 
 /// One check per fact whose key is promised; facts nobody promised are not checked.
