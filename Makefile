@@ -5,7 +5,7 @@
 
 export PTLAB := $(CURDIR)/build/harness/ptlab
 
-.PHONY: help deps source harness kernel stress rootfs run shell test test-full check lint matrix bisect bench fresh-check clean distclean
+.PHONY: help deps source harness kernel stress rootfs run shell test test-full check lint matrix bisect bench compare fresh-check clean distclean
 
 help:
 	@echo "make deps       install Debian packages, fetch busybox-static:arm64"
@@ -21,6 +21,7 @@ help:
 	@echo "make matrix     every step x every config: build, boot, plans; table, JSON, JUnit"
 	@echo "make bisect     GOOD=<rev> BAD=<rev> CONFIG=<name> PLANS=<plans> [SERIES=<dir>]"
 	@echo "make bench      series-base vs series-head fault throughput and lock contention (CONFIG)"
+	@echo "make compare    [A=<results> B=<results>] what changed between two runs (default: the last two)"
 	@echo "make fresh-check  make deps, builds and a boot inside a clean Debian 12 root (root only)"
 	@echo "configs: $(notdir $(basename $(wildcard configs/geometry/*.config)))"
 	@if [ -x "$(PTLAB)" ]; then echo "variables (default):"; "$(PTLAB)" knobs; \
@@ -68,6 +69,9 @@ bisect: source harness
 
 bench: source harness
 	@"$(PTLAB)" bench
+
+compare: harness
+	@"$(PTLAB)" compare
 
 fresh-check: kernel
 	@scripts/fresh-machine.sh

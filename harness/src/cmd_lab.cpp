@@ -3,6 +3,7 @@
 #include "ptlab/bench_run.hpp"
 #include "ptlab/bisect.hpp"
 #include "ptlab/boot.hpp"
+#include "ptlab/compare.hpp"
 #include "ptlab/kernel_build.hpp"
 #include "ptlab/lab_test.hpp"
 #include "ptlab/layout.hpp"
@@ -22,9 +23,6 @@
 
 namespace ptlab {
 
-namespace {
-
-/// The clone: $PTLAB_TOP, else the working folder (make runs from the clone's top).
 Layout lab_layout() {
     const char *top = std::getenv("PTLAB_TOP");
     const char *build = std::getenv("PTLAB_BUILD");
@@ -41,6 +39,8 @@ Layout lab_layout() {
     setenv("CCACHE_NOHASHDIR", "1", 0);
     return layout;
 }
+
+namespace {
 
 std::string self_path() {
     std::error_code ec;
@@ -172,7 +172,7 @@ public:
         const Layout layout = lab_layout();
         options_.suite = host_only_ ? Suite::Host : full_ ? Suite::Full : Suite::Guest;
         // Its own folder: make bench and make matrix results in build/results stay.
-        const CheckPlaces places{layout, layout.results() / "test", self_path()};
+        const CheckPlaces places{layout, layout.test_results(), self_path()};
         const auto checks =
             load_checks(nlohmann::json::parse(read_text_file(
                             table_.empty() ? layout.top / "tests/checks.json" : fs::path(table_))),
@@ -189,10 +189,14 @@ public:
             << elapsed_text(
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count())
             << ")\n";
-        return summarize(
+        const int status = summarize(
             {(places.results / "checks.ktap").string()},
             {(places.results / "summary.json").string(), (places.results / "summary.xml").string()},
             out);
+        const std::string kind = host_only_ ? "check" : full_ ? "test-full" : "test";
+        err << "results kept as " << keep_results(layout, places.results, kind, {}).string()
+            << " (make compare)\n";
+        return status;
     }
 
 private:

@@ -1,7 +1,10 @@
 #include "ptlab/command.hpp"
 
 #include "ptlab/bench.hpp"
+#include "ptlab/compare.hpp"
+#include "ptlab/layout.hpp"
 #include "ptlab/lines.hpp"
+#include "ptlab/request.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -14,7 +17,7 @@
 #include <set>
 #include <stdexcept>
 
-// Reports over many runs: the benchmark.
+// Reports over many runs: the benchmark, and what changed between two runs.
 
 namespace ptlab {
 
@@ -81,8 +84,81 @@ private:
     BenchReportArgs bench_args;
 };
 
+/// A results folder, or the summary.json or matrix.json in it, and its meta.json (or null).
+struct ResultsFolder {
+    FlatResults results;
+    nlohmann::json meta;
+};
+
+ResultsFolder load_results_folder(const std::filesystem::path &where) {
+    namespace fs = std::filesystem;
+    fs::path file = where;
+    if (fs::is_directory(where)) {
+        file = fs::exists(where / "matrix.json") ? where / "matrix.json" : where / "summary.json";
+    }
+    if (!fs::exists(file)) {
+        throw std::runtime_error(where.string() +
+                                 ": no summary.json (make test) or matrix.json (make matrix)");
+    }
+    ResultsFolder r;
+    try {
+        r.results = flatten_results(nlohmann::json::parse(read_text_file(file)));
+    } catch (const std::exception &e) {
+        throw std::runtime_error(file.string() + ": " + e.what());
+    }
+    const fs::path meta = file.parent_path() / "meta.json";
+    r.meta = fs::exists(meta) ? nlohmann::json::parse(read_text_file(meta)) : nlohmann::json{};
+    return r;
+}
+
+class CompareCommand final : public Command {
+public:
+    void add(CLI::App &app) override {
+        sub_ = app.add_subcommand(
+            "compare", "what changed from results A to B (make test or make matrix folders; "
+                       "default: the last two kept runs); exit 1 on a new failure (make compare)");
+        sub_->add_option("A", a_, "the earlier results (default: env A, or the last run but one)");
+        sub_->add_option("B", b_, "the later results (default: env B, or the last run)");
+        sub_->add_option("--slower", options_.duration_ratio,
+                         "report durations that moved by this factor (default 1.5) ...");
+        sub_->add_option("--min-seconds", options_.duration_floor,
+                         "... and by at least this many seconds (default 10)");
+    }
+    int run(std::ostream &out, std::ostream &err) override {
+        const Layout layout = lab_layout();
+        const Getenv env = process_env();
+        std::string a = a_.empty() ? knob_value(env, "A") : a_;
+        std::string b = b_.empty() ? knob_value(env, "B") : b_;
+        if (a.empty() || b.empty()) {
+            const auto kept = kept_results(layout);
+            if (kept.size() < 2) {
+                throw std::runtime_error("make compare needs A=<results> B=<results>, or two "
+                                         "runs kept in " +
+                                         layout.results_history().string() + " (there are " +
+                                         std::to_string(kept.size()) + ")");
+            }
+            a = a.empty() ? kept[kept.size() - 2].string() : a;
+            b = b.empty() ? kept.back().string() : b;
+        }
+        err << "compare: A " << a << "\n         B " << b << '\n';
+        const ResultsFolder before = load_results_folder(a);
+        const ResultsFolder after = load_results_folder(b);
+        const auto changes = compare_results(before.results, after.results, options_);
+        print_comparison(out, changes, meta_differences(before.meta, after.meta));
+        return has_new_failure(changes) ? 1 : 0;
+    }
+
+private:
+    std::string a_;
+    std::string b_;
+    CompareOptions options_;
+};
+
 } // namespace
 
-void add_report_commands(Commands &into) { into.push_back(std::make_unique<BenchReportCommand>()); }
+void add_report_commands(Commands &into) {
+    into.push_back(std::make_unique<BenchReportCommand>());
+    into.push_back(std::make_unique<CompareCommand>());
+}
 
 } // namespace ptlab

@@ -268,6 +268,10 @@ std::string sanitize_utf8(std::string_view s) {
     return out;
 }
 
+std::string pad_right(const std::string &s, std::size_t width) {
+    return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
+}
+
 std::string join_words(const std::vector<std::string> &words, std::string_view sep) {
     std::string out;
     for (const auto &word : words) {

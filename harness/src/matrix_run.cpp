@@ -1,5 +1,6 @@
 #include "ptlab/boot.hpp"
 #include "ptlab/command.hpp"
+#include "ptlab/compare.hpp"
 #include "ptlab/kernel_build.hpp"
 #include "ptlab/matrix.hpp"
 #include "ptlab/tree.hpp"
@@ -101,11 +102,15 @@ int run_matrix(const Layout &layout, const MatrixRequest &request, std::ostream 
     progress.say("matrix: " + std::to_string(cells.size()) + " cells in " +
                  elapsed_text(seconds_since(start)));
     print_matrix(out, cells);
-    fs::create_directories(layout.results());
-    write_output((layout.results() / "matrix.json").string(),
+    const fs::path results = layout.matrix_results();
+    fs::remove_all(results);
+    fs::create_directories(results);
+    write_output((results / "matrix.json").string(),
                  [&](std::ostream &o) { o << matrix_to_json(cells); });
-    write_output((layout.results() / "matrix.xml").string(),
+    write_output((results / "matrix.xml").string(),
                  [&](std::ostream &o) { write_matrix_junit(o, cells); });
+    const fs::path kept = keep_results(layout, results, "matrix", request.configs);
+    progress.say("matrix: results in " + results.string() + ", kept as " + kept.string());
     for (const auto &cell : cells) {
         if (cell.outcome != "pass") {
             return 1;

@@ -102,10 +102,6 @@ void collect_rows(const std::vector<TestResult> &tests, int depth, std::vector<R
     }
 }
 
-std::string pad_right(const std::string &s, std::size_t width) {
-    return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
-}
-
 std::string splat_heading(const Splat &splat) {
     return "[" + splat.kind + "] line " + std::to_string(splat.line_number) + ": " +
            splat.first_line + (splat.expected.empty() ? "" : " (" + splat.expected + ")");

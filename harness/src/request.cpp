@@ -59,6 +59,8 @@ const std::vector<Knob> &knobs() {
         {"BENCH_THREADS", "", "make bench: thread counts, 1,2 (default: 1 up to SMP)"},
         {"BENCH_LAYOUTS", "", "make bench: thp-private,thp-shared,pte-private,pte-shared"},
         {"BENCH_ACCESS", "write,read", "make bench: write, read or both"},
+        {"A", "", "make compare: the earlier results folder (default: the last run but one)"},
+        {"B", "", "make compare: the later results folder (default: the last run)"},
     };
     return table;
 }

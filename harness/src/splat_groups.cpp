@@ -55,11 +55,15 @@ std::string seconds_text(double s) {
 } // namespace
 
 std::string splat_signature(const Splat &splat) {
-    std::string message = splat.first_line;
-    if (const auto at = message.find("in process "); at != std::string::npos) {
-        const auto end = message.find_first_of(" \t", at + 11);
-        message.replace(at + 11, end == std::string::npos ? std::string::npos : end - (at + 11),
-                        "#");
+    std::string_view message = splat.first_line;
+    std::string masked;
+    constexpr std::string_view in_process = "in process ";
+    if (const auto at = message.find(in_process); at != std::string_view::npos) {
+        const auto name = at + in_process.size();
+        const auto end = message.find_first_of(" \t", name);
+        masked = std::string(message.substr(0, name)) + "#" +
+                 std::string(end == std::string_view::npos ? "" : message.substr(end));
+        message = masked;
     }
     return splat.kind + ": " + mask_numbers(message);
 }

@@ -345,12 +345,13 @@ TEST_F(Lab, MatrixOfFakeCellsNamesWhatStoppedEach) {
     EXPECT_NE(table.find("build failed"), std::string::npos) << table;
     EXPECT_NE(table.find("4/4 "), std::string::npos) << table;
     EXPECT_TRUE(table.ends_with("6 cells passed, 4 failed\n")) << table;
-    const auto j = nlohmann::json::parse(read_text_file(lab_->layout().results() / "matrix.json"));
+    const auto j =
+        nlohmann::json::parse(read_text_file(lab_->layout().matrix_results() / "matrix.json"));
     ASSERT_EQ(j["cells"].size(), 10U);
     EXPECT_EQ(j["cells"][0]["outcome"], "pass");
     EXPECT_EQ(j["cells"][9]["outcome"], "fail");
     EXPECT_NE(j["cells"][9]["reason"].get<std::string>().find("panic"), std::string::npos);
-    EXPECT_TRUE(std::filesystem::exists(lab_->layout().results() / "matrix.xml"));
+    EXPECT_TRUE(std::filesystem::exists(lab_->layout().matrix_results() / "matrix.xml"));
     // Every cell that built was booted: its console is in its run folder.
     EXPECT_NE(read_text_file(lab_->layout().run_dir("64k-42", "debug", "series-base", {"boot"}) /
                              "console.log")

@@ -2,6 +2,7 @@
 // job in src/cmd_*.cpp; run_cli() (cli.cpp) only parses and dispatches.
 #pragma once
 
+#include "ptlab/layout.hpp"
 #include "ptlab/report.hpp"
 #include "ptlab/run.hpp"
 
@@ -42,6 +43,10 @@ void add_tree_commands(Commands &into);
 void add_report_commands(Commands &into);
 /// kernel, run, bisect-step, bisect, matrix, bench, knobs, layout, am
 void add_lab_commands(Commands &into);
+
+/// The clone: $PTLAB_TOP, else the working folder (make runs from the clone's top); the
+/// build folder $PTLAB_BUILD, else build/ in it.
+Layout lab_layout();
 
 /// Writes a file through writer; nothing when path is empty; throws when it cannot.
 void write_output(const std::string &path, const std::function<void(std::ostream &)> &writer);

@@ -64,6 +64,11 @@ struct Layout {
     [[nodiscard]] fs::path src_lock() const { return build / "linux.lock"; }
     [[nodiscard]] fs::path logs() const { return build / "logs"; }
     [[nodiscard]] fs::path results() const { return build / "results"; }
+    /// make test's and make matrix's results (summary, JUnit, meta.json) ...
+    [[nodiscard]] fs::path test_results() const { return results() / "test"; }
+    [[nodiscard]] fs::path matrix_results() const { return results() / "matrix"; }
+    /// ... and a copy of each finished run, <kind>-<UTC time>, for make compare.
+    [[nodiscard]] fs::path results_history() const { return results() / "history"; }
     [[nodiscard]] fs::path base_initramfs() const { return build / "rootfs/base.cpio.gz"; }
     [[nodiscard]] fs::path gen_init_cpio() const { return build / "tools/gen_init_cpio"; }
     /// A git worktree of build/linux where the upstream selftests of a step are built.

@@ -40,6 +40,9 @@ ConsoleLines untangle_console(const std::vector<std::string> &raw);
 /// The words with sep between them: "boot audit", "boot,audit".
 std::string join_words(const std::vector<std::string> &words, std::string_view sep);
 
+/// s with spaces after it up to width (as it is when longer): a table's column.
+std::string pad_right(const std::string &s, std::size_t width);
+
 /// Number of columns of leading whitespace (tabs advance to the next multiple of 8).
 int indentation_of(std::string_view s);
 
