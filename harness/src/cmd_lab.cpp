@@ -103,7 +103,8 @@ public:
         try {
             const Layout layout = lab_layout();
             const Request r = request_from(process_env(), layout);
-            return bisect_step(layout, r, out, Progress(err, r.verbose));
+            return bisect_step(layout, r, out, Progress(err, r.verbose),
+                               step_options_from(process_env()));
         } catch (const std::exception &e) {
             err << "bisect-step: " << e.what() << '\n';
             return bisect_exit::abort;

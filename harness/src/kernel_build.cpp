@@ -147,16 +147,13 @@ void build_module(const Layout &layout, const KernelDir &dir, const PhaseLog &lo
 } // namespace
 
 std::vector<std::string> kernel_make(const Layout &layout, const fs::path &outdir) {
-    return {"make",
-            "-C",
-            layout.src().string(),
-            "O=" + outdir.string(),
-            "ARCH=arm64",
-            "CROSS_COMPILE=aarch64-linux-gnu-",
-            "CC=ccache aarch64-linux-gnu-gcc",
-            "KBUILD_BUILD_USER=ptlab",
-            "KBUILD_BUILD_HOST=ptlab",
-            "KBUILD_BUILD_TIMESTAMP=2019-03-12"};
+    return {"make", "-C", layout.src().string(), "O=" + outdir.string(), "ARCH=arm64",
+            "CROSS_COMPILE=aarch64-linux-gnu-", "CC=ccache aarch64-linux-gnu-gcc",
+            "KBUILD_BUILD_USER=ptlab", "KBUILD_BUILD_HOST=ptlab",
+            "KBUILD_BUILD_TIMESTAMP=2019-03-12",
+            // Not each folder's build count: the same sources give the same Image, which a
+            // bisection compares with its parent's.
+            "KBUILD_BUILD_VERSION=1"};
 }
 
 std::string config_key(const Layout &layout, const KernelTarget &target, const std::string &sha) {

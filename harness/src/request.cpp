@@ -46,6 +46,7 @@ const std::vector<Knob> &knobs() {
         {"GOOD", "", "make bisect: the good revision (series-base with SERIES)"},
         {"BAD", "", "make bisect: the bad revision (SERIES's last patch with SERIES)"},
         {"SERIES", "", "make bisect: a folder of patches applied on series-base"},
+        {"BISECT_REPEAT", "2", "make bisect: runs a failing step must fail, for the same reason"},
         {"CONFIGS", "", "make matrix: the configs (default: every geometry)"},
         {"MATRIX_PLANS", "boot audit thp efi kvm", "make matrix: the plans of each cell"},
         {"MATRIX_STRESS_SECONDS", "10", "make matrix: seconds per stress workload per cell"},

@@ -324,8 +324,83 @@ TEST_F(Lab, BisectionNamesTheFirstBadCommitAndWhyAndRestoresHead) {
     EXPECT_NE(out.str().find("first splat: oops: Unable to handle kernel NULL pointer"),
               std::string::npos)
         << out.str();
+    EXPECT_NE(out.str().find("\nfiles: console\n"), std::string::npos) << out.str();
+    const auto j =
+        nlohmann::json::parse(read_text_file(lab_->layout().results() / "bisect/bisect.json"));
+    EXPECT_EQ(j["first_bad"]["sha"], panics);
+    EXPECT_EQ(j["first_bad"]["subject"], "fake: panics");
+    EXPECT_EQ(j["verdict"], "panic (Kernel panic - not syncing: Oops: Fatal exception)");
     EXPECT_EQ(lab_->tree().head(), *lab_->tree().resolve("series-base"));
     EXPECT_FALSE(lab_->tree().bisecting());
+}
+
+// A commit that changes nothing the kernel is built from (its Image is its parent's, byte for
+// byte) is skipped, never blamed, and the bisection's notes say why.
+TEST_F(Lab, BisectStepSkipsACommitThatBuildsItsParentsImage) {
+    const Layout &l = lab_->layout();
+    std::ostringstream out;
+    const Progress p(progress_, false);
+    (void)lab_->commit("fake: panics", "synthetic-oops-panic.log");
+    EXPECT_EQ(bisect_step(l, request(), out, p), bisect_exit::bad);
+    const std::string docs = lab_->commit("docs: a comment only", "synthetic-oops-panic.log");
+    EXPECT_EQ(bisect_step(l, request(), out, p), bisect_exit::skip);
+    const std::string notes = read_text_file(l.bisect_notes());
+    EXPECT_NE(notes.find("same-image: " + docs.substr(0, 7)), std::string::npos) << notes;
+    EXPECT_NE(notes.find("its Image is its parent's, byte for byte"), std::string::npos) << notes;
+    StepOptions no_compare;
+    no_compare.compare_parent = false;
+    EXPECT_EQ(bisect_step(l, request(), out, p, no_compare), bisect_exit::bad);
+}
+
+// A failing step is bad only when every run fails for the first run's reason.
+TEST(BisectRepeats, BadOnlyWhenEveryRunFailsTheSameWay) {
+    EXPECT_EQ(judge_repeats({"panic", "panic"}), Repeated::Bad);
+    EXPECT_EQ(judge_repeats({"panic"}), Repeated::Bad);
+    EXPECT_EQ(judge_repeats({"panic", std::nullopt}), Repeated::Flaky);
+    EXPECT_EQ(judge_repeats({"panic", "timeout"}), Repeated::Flaky);
+}
+
+TEST(BisectRepeats, TheSkipOnlyAnswerIsReadFromGitsLog) {
+    const std::vector<std::string> log = {
+        "There are only 'skip'ped commits left to test.",
+        "The first bad commit could be any of:", "0ec7c2ed95857e8f2a43b8a5b0d4c3e2f1a0b9c8",
+        "59c8e58b76210aa3b1c2d3e4f5a6b7c8d9e0f1a2", "We cannot bisect more!"};
+    EXPECT_EQ(skipped_candidates(log),
+              (std::vector<std::string>{"0ec7c2ed95857e8f2a43b8a5b0d4c3e2f1a0b9c8",
+                                        "59c8e58b76210aa3b1c2d3e4f5a6b7c8d9e0f1a2"}));
+    EXPECT_TRUE(skipped_candidates({"abc is the first bad commit"}).empty());
+}
+
+// GOOD must pass and BAD must fail before anything is bisected.
+TEST_F(Lab, ABisectionWhoseEndsDoNotDisagreeIsRefused) {
+    const std::string panics = lab_->commit("fake: panics", "synthetic-oops-panic.log");
+    const std::string fine = lab_->commit("fake: fine again", "real-4k48-head-boot.log");
+    BisectRequest b;
+    b.self = PTLAB_BINARY;
+    b.good = panics;
+    b.bad = fine;
+    std::ostringstream out;
+    try {
+        (void)bisect(lab_->layout(), request(), b, out, Progress(progress_, false));
+        ADD_FAILURE() << "a GOOD that fails was bisected";
+    } catch (const std::runtime_error &e) {
+        EXPECT_NE(std::string(e.what()).find("GOOD " + panics.substr(0, 7)), std::string::npos)
+            << e.what();
+        EXPECT_NE(std::string(e.what()).find("must pass to bisect, but it fails"),
+                  std::string::npos)
+            << e.what();
+    }
+    b.good = "series-head";
+    try {
+        (void)bisect(lab_->layout(), request(), b, out, Progress(progress_, false));
+        ADD_FAILURE() << "a BAD that passes was bisected";
+    } catch (const std::runtime_error &e) {
+        EXPECT_NE(std::string(e.what()).find("must fail to bisect, but it passes"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_FALSE(lab_->tree().bisecting());
+    EXPECT_EQ(lab_->tree().head(), fine);
 }
 
 TEST_F(Lab, MatrixOfFakeCellsNamesWhatStoppedEach) {

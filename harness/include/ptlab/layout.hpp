@@ -64,6 +64,9 @@ struct Layout {
     [[nodiscard]] fs::path src_lock() const { return build / "linux.lock"; }
     [[nodiscard]] fs::path logs() const { return build / "logs"; }
     [[nodiscard]] fs::path results() const { return build / "results"; }
+    /// make bisect: git bisect run's output, and what its steps noted (flaky, same Image).
+    [[nodiscard]] fs::path bisect_log() const { return logs() / "bisect.log"; }
+    [[nodiscard]] fs::path bisect_notes() const { return logs() / "bisect-notes.txt"; }
     /// make test's and make matrix's results (summary, JUnit, meta.json) ...
     [[nodiscard]] fs::path test_results() const { return results() / "test"; }
     [[nodiscard]] fs::path matrix_results() const { return results() / "matrix"; }
