@@ -76,13 +76,18 @@ private:
     const Tree &tree_;
 };
 
-/// The verdict of the run in run_dir ("panic", "test failures: boot.kvm"), or what is missing.
-std::string run_verdict(const fs::path &run_dir) {
+/// Why the run in run_dir failed, as two runs of one defect agree on it: the verdict's reason
+/// ("panic", "splat", "test failures") and the first splat's kind, not the details (a pfn,
+/// a task, a time) that differ from run to run.
+std::string run_reason(const fs::path &run_dir) {
     const fs::path result = run_dir / "result.json";
     if (!fs::exists(result)) {
         return "no result";
     }
-    return result_field(nlohmann::json::parse(read_text_file(result)), "verdict");
+    const auto j = nlohmann::json::parse(read_text_file(result));
+    const auto splats = j.value("splats", nlohmann::json::array());
+    const std::string kind = splats.empty() ? "" : splats[0].value("kind", "");
+    return result_field(j, "reason") + (kind.empty() ? "" : ": " + kind);
 }
 
 std::string runs_text(const std::vector<std::optional<std::string>> &runs) {
@@ -279,7 +284,7 @@ int bisect_step(const Layout &layout, const Request &request, std::ostream &out,
         for (int i = 0; i < std::max(options.repeat, 1); ++i) {
             const bool passed =
                 boot_kernel(layout, at, kernel, i == 0 ? out : quiet, progress) == 0;
-            runs.push_back(passed ? std::nullopt : std::optional(run_verdict(run_dir)));
+            runs.push_back(passed ? std::nullopt : std::optional(run_reason(run_dir)));
             if (passed && i == 0) {
                 return bisect_exit::good;
             }

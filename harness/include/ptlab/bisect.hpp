@@ -30,7 +30,7 @@ struct StepOptions {
     bool compare_parent = true;
 };
 
-/// What the repeated runs of a failing step say (a run: its verdict, nullopt for a pass).
+/// What the repeated runs of a failing step say (a run: why it failed, nullopt for a pass).
 enum class Repeated { Bad, Flaky };
 Repeated judge_repeats(const std::vector<std::optional<std::string>> &runs);
 
