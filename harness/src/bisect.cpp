@@ -176,7 +176,7 @@ void print_notes(std::ostream &out, const std::vector<std::string> &notes) {
 }
 
 void write_bisect_json(const Layout &layout, const nlohmann::ordered_json &j) {
-    const fs::path dir = layout.results() / "bisect";
+    const fs::path dir = layout.bisect_results();
     fs::create_directories(dir);
     std::ofstream(dir / "bisect.json") << j.dump(2) << '\n';
 }

@@ -326,7 +326,7 @@ TEST_F(Lab, BisectionNamesTheFirstBadCommitAndWhyAndRestoresHead) {
         << out.str();
     EXPECT_NE(out.str().find("\nfiles: console\n"), std::string::npos) << out.str();
     const auto j =
-        nlohmann::json::parse(read_text_file(lab_->layout().results() / "bisect/bisect.json"));
+        nlohmann::json::parse(read_text_file(lab_->layout().bisect_results() / "bisect.json"));
     EXPECT_EQ(j["first_bad"]["sha"], panics);
     EXPECT_EQ(j["first_bad"]["subject"], "fake: panics");
     EXPECT_EQ(j["verdict"], "panic (Kernel panic - not syncing: Oops: Fatal exception)");

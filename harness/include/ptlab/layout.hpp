@@ -67,6 +67,8 @@ struct Layout {
     /// make bisect: git bisect run's output, and what its steps noted (flaky, same Image).
     [[nodiscard]] fs::path bisect_log() const { return logs() / "bisect.log"; }
     [[nodiscard]] fs::path bisect_notes() const { return logs() / "bisect-notes.txt"; }
+    /// make bisect's answer as JSON (bisect.json).
+    [[nodiscard]] fs::path bisect_results() const { return results() / "bisect"; }
     /// make test's and make matrix's results (summary, JUnit, meta.json) ...
     [[nodiscard]] fs::path test_results() const { return results() / "test"; }
     [[nodiscard]] fs::path matrix_results() const { return results() / "matrix"; }
