@@ -116,7 +116,8 @@ public:
     void add(CLI::App &app) override {
         sub_ = app.add_subcommand(
             "compare", "what changed from results A to B (make test or make matrix folders; "
-                       "default: the last two kept runs); exit 1 on a new failure (make compare)");
+                       "default: the last kept run and the one before it of its kind); exit 1 "
+                       "on a new failure (make compare)");
         sub_->add_option("A", a_, "the earlier results (default: env A, or the last run but one)");
         sub_->add_option("B", b_, "the later results (default: env B, or the last run)");
         sub_->add_option("--slower", options_.duration_ratio,
@@ -137,8 +138,9 @@ public:
                                          layout.results_history().string() + " (there are " +
                                          std::to_string(kept.size()) + ")");
             }
-            a = a.empty() ? kept[kept.size() - 2].string() : a;
-            b = b.empty() ? kept.back().string() : b;
+            const auto [earlier, last] = last_two_alike(kept);
+            a = a.empty() ? earlier.string() : a;
+            b = b.empty() ? last.string() : b;
         }
         err << "compare: A " << a << "\n         B " << b << '\n';
         const ResultsFolder before = load_results_folder(a);

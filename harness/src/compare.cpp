@@ -96,6 +96,19 @@ std::optional<Change> duration_change(const std::string &path, const FlatResult 
     return std::nullopt;
 }
 
+// A kept run's folder is <kind>-<YYYYmmdd-HHMMSS>; a kind may hold '-' (test-full).
+constexpr std::size_t kStampSize = 15;
+
+std::string run_time(const std::filesystem::path &p) {
+    const std::string name = p.filename().string();
+    return name.size() > kStampSize ? name.substr(name.size() - kStampSize) : name;
+}
+
+std::string run_kind(const std::filesystem::path &p) {
+    const std::string name = p.filename().string();
+    return name.size() > kStampSize + 1 ? name.substr(0, name.size() - kStampSize - 1) : name;
+}
+
 std::string first_line_of(const std::string &text) { return text.substr(0, text.find('\n')); }
 
 std::string utc_stamp() {
@@ -266,13 +279,23 @@ std::vector<std::filesystem::path> kept_results(const Layout &layout) {
             out.push_back(entry.path());
         }
     }
-    // <kind>-<UTC time>: by time, whatever the kind.
-    std::sort(out.begin(), out.end(), [](const fs::path &x, const fs::path &y) {
-        const auto tx = x.filename().string();
-        const auto ty = y.filename().string();
-        return tx.substr(tx.find('-') + 1) < ty.substr(ty.find('-') + 1);
-    });
+    std::sort(out.begin(), out.end(),
+              [](const fs::path &x, const fs::path &y) { return run_time(x) < run_time(y); });
     return out;
+}
+
+std::pair<std::filesystem::path, std::filesystem::path>
+last_two_alike(const std::vector<std::filesystem::path> &kept) {
+    if (kept.size() < 2) {
+        throw std::runtime_error("two kept runs are needed, there are " +
+                                 std::to_string(kept.size()));
+    }
+    for (std::size_t i = kept.size() - 1; i-- > 0;) {
+        if (run_kind(kept[i]) == run_kind(kept.back())) {
+            return {kept[i], kept.back()};
+        }
+    }
+    return {kept[kept.size() - 2], kept.back()};
 }
 
 } // namespace ptlab

@@ -105,5 +105,20 @@ TEST(Compare, MetadataThatDiffersIsNamed) {
               "not like with like:\n  tree/series-head: 37b20fe -> deadbee\nno change\n");
 }
 
+// "make compare" alone compares like with like where it can: the last run with the one
+// before it of its kind.
+TEST(Compare, TheLastTwoRunsOfTheSameKind) {
+    using P = std::filesystem::path;
+    const std::vector<P> kept = {"h/test-20261206-100000", "h/check-20261206-110000",
+                                 "h/matrix-20261206-120000", "h/test-20261206-130000"};
+    EXPECT_EQ(last_two_alike(kept), std::make_pair(kept[0], kept[3]));
+    const std::vector<P> unlike = {"h/check-20261206-110000", "h/test-20261206-130000"};
+    EXPECT_EQ(last_two_alike(unlike), std::make_pair(unlike[0], unlike[1]));
+    const std::vector<P> full = {"h/test-full-20261206-090000", "h/test-20261206-100000",
+                                 "h/test-full-20261206-110000"};
+    EXPECT_EQ(last_two_alike(full), std::make_pair(full[0], full[2]));
+    EXPECT_THROW(last_two_alike({kept[0]}), std::runtime_error);
+}
+
 } // namespace
 } // namespace ptlab

@@ -9,6 +9,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -66,5 +67,10 @@ std::filesystem::path keep_results(const Layout &layout, const std::filesystem::
 
 /// The result folders kept under history, oldest first.
 std::vector<std::filesystem::path> kept_results(const Layout &layout);
+
+/// make compare without A and B: the last kept run, and the one before it of the same kind
+/// (make test with make test, not with make check), else simply the one before.
+std::pair<std::filesystem::path, std::filesystem::path>
+last_two_alike(const std::vector<std::filesystem::path> &kept);
 
 } // namespace ptlab
