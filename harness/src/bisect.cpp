@@ -435,19 +435,9 @@ int bisect(const Layout &layout, const Request &request, const BisectRequest &b,
         throw std::runtime_error("bisect did not find a first bad commit (exit " +
                                  std::to_string(rc) + "); log: " + log.string());
     }
-    Request at = request;
-    at.step = *first;
     const fs::path run_dir =
         layout.run_dir(request.config, request.flavour, tree.step_name(*first), request.plans);
-    // git bisect takes BAD's badness on trust: when BAD is the answer it was never run.
-    if (!fs::exists(run_dir / "result.json")) {
-        progress.say("bisect: running the first bad commit itself to show what fails");
-        std::ostringstream report;
-        if (build_and_boot(layout, at, report, progress) == 0) {
-            progress.say("bisect: warning: " + first->substr(0, 12) +
-                         " passes when run again: the failure may be intermittent");
-        }
-    }
+    // Every candidate has a run: BAD's from check_endpoints(), the others' from their step.
     report_first_bad(out, tree.describe(*first), run_dir);
     report_culprit(layout, tree, *first, run_dir, steps, out);
     return 0;

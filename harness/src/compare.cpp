@@ -51,12 +51,6 @@ void flatten_cells(const json &cells, FlatResults &out) {
 
 bool failed(const std::string &status) { return status == "fail" || status == "error"; }
 
-std::string seconds_text(double s) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f s", s);
-    return buf;
-}
-
 std::optional<Change> status_change(const std::string &path, const std::string &a,
                                     const std::string &b) {
     if (a == b) {

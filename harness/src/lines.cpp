@@ -1,5 +1,7 @@
 #include "ptlab/lines.hpp"
 
+#include <cstdio>
+
 #include <cctype>
 #include <fstream>
 #include <sstream>
@@ -266,6 +268,12 @@ std::string sanitize_utf8(std::string_view s) {
         }
     }
     return out;
+}
+
+std::string seconds_text(double seconds) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f s", seconds);
+    return buf;
 }
 
 std::string pad_right(const std::string &s, std::size_t width) {

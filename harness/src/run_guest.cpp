@@ -89,7 +89,7 @@ Machine machine_of(const RunGuestArgs &args) {
     return machine;
 }
 
-std::string seconds_text(double s) {
+std::string wall_text(double s) { // "152.2s", as the guest-ran line always read
     std::ostringstream o;
     o << std::fixed << std::setprecision(1) << s << "s";
     return o.str();
@@ -136,8 +136,8 @@ int run_guest_cmd(const RunGuestArgs &args, std::ostream &out, std::ostream &err
     const GuestExit exit =
         run_guest(argv, files.console_log, files.qemu_stderr, limits, args.live ? &out : nullptr);
     write_output(files.guest_json, [&](std::ostream &o) { o << guest_exit_to_json(exit); });
-    err << "guest ran " << seconds_text(exit.wall_seconds) << " (first KTAP line after "
-        << (exit.first_ktap_seconds ? seconds_text(*exit.first_ktap_seconds) : "-") << ")\n";
+    err << "guest ran " << wall_text(exit.wall_seconds) << " (first KTAP line after "
+        << (exit.first_ktap_seconds ? wall_text(*exit.first_ktap_seconds) : "-") << ")\n";
     const int rc = judge_into(args, files, exit, out);
     out.flush();
     err << "console log: " << files.console_log << '\n';

@@ -46,12 +46,6 @@ std::string word_after(std::string_view text, std::string_view key) {
     return std::string(rest.substr(0, end));
 }
 
-std::string seconds_text(double s) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f s", s);
-    return buf;
-}
-
 } // namespace
 
 std::string splat_signature(const Splat &splat) {

@@ -18,6 +18,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <numeric>
 #include <sstream>
 #include <thread>
 
@@ -279,26 +280,11 @@ std::uint64_t word_value(const std::string &line, const std::string &key, int ba
                : std::strtoull(line.c_str() + at + key.size() + 2, nullptr, base);
 }
 
-/// The highest KEY over the "# TABLE mm=... level=L ..." rows of levels in a report.
-std::uint64_t table_max(const std::string &report, const std::vector<std::string> &levels,
-                        const std::string &key) {
-    std::uint64_t most = 0;
-    std::istringstream lines(report);
-    for (std::string line; std::getline(lines, line);) {
-        for (const auto &level : levels) {
-            if (line.starts_with("# TABLE mm=") &&
-                line.find(" level=" + level + " ") != std::string::npos) {
-                most = std::max(most, word_value(line, key));
-            }
-        }
-    }
-    return most;
-}
-
-/// KEY summed over the "# TABLE mm=... level=L ..." rows of levels in a report.
-std::uint64_t table_sum(const std::string &report, const std::vector<std::string> &levels,
-                        const std::string &key) {
-    std::uint64_t sum = 0;
+/// KEY of each "# TABLE mm=... level=L ..." row of levels in a report.
+std::vector<std::uint64_t> table_values(const std::string &report,
+                                        const std::vector<std::string> &levels,
+                                        const std::string &key) {
+    std::vector<std::uint64_t> values;
     std::istringstream lines(report);
     for (std::string line; std::getline(lines, line);) {
         if (!line.starts_with("# TABLE mm=")) {
@@ -306,11 +292,23 @@ std::uint64_t table_sum(const std::string &report, const std::vector<std::string
         }
         for (const auto &level : levels) {
             if (line.find(" level=" + level + " ") != std::string::npos) {
-                sum += word_value(line, key);
+                values.push_back(word_value(line, key));
             }
         }
     }
-    return sum;
+    return values;
+}
+
+std::uint64_t table_max(const std::string &report, const std::vector<std::string> &levels,
+                        const std::string &key) {
+    const auto values = table_values(report, levels, key);
+    return values.empty() ? 0 : *std::max_element(values.begin(), values.end());
+}
+
+std::uint64_t table_sum(const std::string &report, const std::vector<std::string> &levels,
+                        const std::string &key) {
+    const auto values = table_values(report, levels, key);
+    return std::accumulate(values.begin(), values.end(), std::uint64_t{0});
 }
 
 pid_t start_sleeper() {

@@ -40,6 +40,9 @@ ConsoleLines untangle_console(const std::vector<std::string> &raw);
 /// The words with sep between them: "boot audit", "boot,audit".
 std::string join_words(const std::vector<std::string> &words, std::string_view sep);
 
+/// "96.8 s": a time or duration in seconds to a tenth (console times, durations compared).
+std::string seconds_text(double seconds);
+
 /// s with spaces after it up to width (as it is when longer): a table's column.
 std::string pad_right(const std::string &s, std::size_t width);
 
