@@ -5,7 +5,7 @@
 
 export PTLAB := $(CURDIR)/build/harness/ptlab
 
-.PHONY: help deps source harness kernel stress rootfs run shell test test-full check lint matrix bisect bench compare fresh-check clean distclean
+.PHONY: help deps source harness kernel stress rootfs run shell test test-full check lint matrix mutants bisect bench compare fresh-check clean distclean
 
 help:
 	@echo "make deps       install Debian packages, fetch busybox-static:arm64"
@@ -19,6 +19,7 @@ help:
 	@echo "make check      host-only checks: unit tests, patches, configs, lint"
 	@echo "make test-full  make test on every config"
 	@echo "make matrix     every step x every config: build, boot, plans; table, JSON, JUnit"
+	@echo "make mutants    [MUTANTS=<names>] [CONFIGS=<names>] each known-bad patch of tests/mutants: must be caught as stated"
 	@echo "make bisect     GOOD=<rev> BAD=<rev> CONFIG=<name> PLANS=<plans> [SERIES=<dir>]"
 	@echo "make bench      series-base vs series-head fault throughput and lock contention (CONFIG)"
 	@echo "make compare    [A=<results> B=<results>] what changed between two runs (default: the last two)"
@@ -63,6 +64,9 @@ test-full: deps harness
 
 matrix: source harness
 	@"$(PTLAB)" matrix
+
+mutants: source harness
+	@"$(PTLAB)" mutants
 
 bisect: source harness
 	@"$(PTLAB)" bisect

@@ -9,6 +9,7 @@
 #include "ptlab/layout.hpp"
 #include "ptlab/lines.hpp"
 #include "ptlab/matrix.hpp"
+#include "ptlab/mutants.hpp"
 #include "ptlab/request.hpp"
 #include "ptlab/tree.hpp"
 
@@ -140,6 +141,44 @@ public:
         const MatrixRequest m = matrix_request_from(process_env(), layout);
         return run_matrix(layout, m, out, Progress(err, m.boot.verbose));
     }
+};
+
+class MutantsCommand final : public Command {
+public:
+    void add(CLI::App &app) override {
+        sub_ = app.add_subcommand("mutants", "each known-bad patch of the catalogue (MUTANTS, "
+                                             "CONFIGS) as a throwaway commit: build, boot, must "
+                                             "be caught as stated; a table (make mutants)");
+        sub_->add_flag("--fast", fast_, "only the cells make test runs");
+        sub_->add_flag("--list", list_, "print the cells, run nothing");
+        sub_->add_option("--catalogue", catalogue_, "default: tests/mutants/catalogue.json")
+            ->check(CLI::ExistingFile);
+        sub_->add_option("--json", json_, "also write the results here");
+    }
+    int run(std::ostream &out, std::ostream &err) override {
+        const Layout layout = lab_layout();
+        MutantsRequest m = mutants_request_from(process_env(), layout);
+        m.fast = fast_;
+        m.json = json_;
+        if (!catalogue_.empty()) {
+            m.catalogue = catalogue_;
+        }
+        if (list_) {
+            const auto catalogue = load_catalogue(m.catalogue, layout);
+            for (const auto &cell : mutant_cells(catalogue, m.names, m.configs, m.fast)) {
+                out << cell.mutant->name << '\t' << cell.config << '\t' << cell.step << '\t'
+                    << join_words(cell.mutant->plans, " ") << '\t' << cell.mutant->defect << '\n';
+            }
+            return 0;
+        }
+        return run_mutants(layout, m, out, Progress(err, m.boot.verbose));
+    }
+
+private:
+    bool fast_ = false;
+    bool list_ = false;
+    std::string catalogue_;
+    std::string json_;
 };
 
 class BenchCommand final : public Command {
@@ -292,6 +331,7 @@ void add_lab_commands(Commands &into) {
     into.push_back(std::make_unique<BisectStepCommand>());
     into.push_back(std::make_unique<BisectCommand>());
     into.push_back(std::make_unique<MatrixCommand>());
+    into.push_back(std::make_unique<MutantsCommand>());
     into.push_back(std::make_unique<BenchCommand>());
     into.push_back(std::make_unique<TestCommand>());
     into.push_back(std::make_unique<KnobsCommand>());

@@ -60,18 +60,10 @@ void fail(TestResult &result, const std::string &why) {
     result.diagnostics.push_back(why);
 }
 
-/// A line of text matching pattern (ECMAScript; '^' and '$' are the line's ends).
-bool has_line(const std::string &text, const std::string &pattern) {
-    const std::regex re(pattern);
-    const auto lines = split_lines(text);
-    return std::any_of(lines.begin(), lines.end(),
-                       [&](const std::string &line) { return std::regex_search(line, re); });
-}
-
 void expect_lines(TestResult &result, const std::string &text,
                   const std::vector<std::string> &patterns, const std::string &where) {
     for (const auto &pattern : patterns) {
-        if (!has_line(text, pattern)) {
+        if (!has_matching_line(text, pattern)) {
             fail(result, where + " has no line matching '" + pattern + "'");
         }
     }
@@ -159,7 +151,7 @@ void run_refused(const CheckSpec &check, const CheckPlaces &places, TestResult &
         fail(result, "the run was accepted");
     }
     expect_lines(result, got.out, strings_of(check, "message"), "the refusal");
-    if (has_line(got.out, "^kernel ")) {
+    if (has_matching_line(got.out, "^kernel ")) {
         fail(result, "it started building a kernel before refusing");
     }
 }
@@ -236,34 +228,46 @@ void run_expect_failure(const CheckSpec &check, const CheckPlaces &places, TestR
     expect_lines(result, got.out, strings_of(check, "report_matches"), "the report");
 }
 
-/// mutant: a throwaway commit (the patch on `onto`, never kept) that the run must catch,
-/// for the given reason, with the console naming what is wrong.
-void run_mutant(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
-    const Tree tree(places.layout.src());
-    std::string sha;
-    {
-        const KeepHead keep(tree);
-        tree.checkout(text_of(check, "onto"));
-        am_patch(tree, text_of(check, "patch"));
-        sha = tree.head();
+/// mutants: `ptlab mutants` (the make test cells with "fast"); each cell one subtest,
+/// passing when the mutant was caught as its catalogue entry states.
+void run_mutants(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
+    const auto json_file =
+        places.results /
+        ("mutants-" + std::to_string(std::hash<std::string>{}(check.name)) + ".json");
+    std::filesystem::create_directories(places.results);
+    std::filesystem::remove(json_file);
+    std::vector<std::string> args = {"mutants", "--json", json_file.string()};
+    if (check.fields.value("fast", false)) {
+        args.emplace_back("--fast");
     }
-    result.diagnostics.push_back("throwaway commit " + tree.describe(sha));
-    CheckSpec at_mutant = check;
-    at_mutant.fields["env"]["STEP"] = sha;
-    const Captured got = run_ptlab(at_mutant, places, {"run"});
+    if (check.fields.contains("catalogue")) {
+        args.push_back("--catalogue=" + text_of(check, "catalogue"));
+    }
+    const Captured got = run_ptlab(check, places, args);
     keep_output(result, got.out);
-    if (got.status == 0) {
-        fail(result, "the run passed on the mutant");
+    if (!std::filesystem::exists(json_file)) {
+        fail(result, "ptlab mutants exited " + std::to_string(got.status) + " with no results");
         return;
     }
-    const auto dir = run_dir_of(at_mutant, places);
-    const std::string reason = result_reason(dir);
-    if (reason != text_of(check, "reason")) {
-        fail(result, "caught as '" + reason + "', expected '" + text_of(check, "reason") + "'");
+    const auto results = nlohmann::json::parse(read_text_file(json_file));
+    for (const auto &cell : results.at("cells")) {
+        TestResult sub;
+        sub.name = cell.at("mutant").get<std::string>() + " on " +
+                   cell.at("config").get<std::string>() + " @ " +
+                   cell.at("step").get<std::string>();
+        sub.status = cell.at("caught") == "yes" ? Status::Pass : Status::Fail;
+        sub.diagnostics.push_back("caught: " + cell.at("caught").get<std::string>() + ", by " +
+                                  cell.at("by").get<std::string>() + " (" +
+                                  cell.at("reason").get<std::string>() + ")");
+        for (const auto &problem : cell.at("problems")) {
+            sub.diagnostics.push_back(problem.get<std::string>());
+        }
+        result.status = sub.status == Status::Fail ? Status::Fail : result.status;
+        result.subtests.push_back(std::move(sub));
     }
-    const auto console = dir / "console.log";
-    expect_lines(result, std::filesystem::exists(console) ? read_text_file(console) : "",
-                 strings_of(check, "console_matches"), "the console");
+    if (result.subtests.empty()) {
+        fail(result, "no mutant ran");
+    }
 }
 
 /// bisect: `ptlab bisect` over the series with one more patch names that patch.
@@ -346,11 +350,11 @@ const std::vector<CheckKind> &check_kinds() {
          {"reason", "report_matches"},
          {},
          run_expect_failure},
-        {"mutant",
-         "a throwaway broken commit the run must catch",
-         {"patch", "onto", "reason", "console_matches"},
+        {"mutants",
+         "ptlab mutants: every cell caught as the catalogue states",
          {},
-         run_mutant},
+         {"fast", "catalogue"},
+         run_mutants},
         {"bisect",
          "ptlab bisect names the extra patch",
          {"series", "extra_patch", "output_matches"},

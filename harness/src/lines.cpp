@@ -2,8 +2,10 @@
 
 #include <cstdio>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -289,6 +291,13 @@ std::string join_words(const std::vector<std::string> &words, std::string_view s
         out += word;
     }
     return out;
+}
+
+bool has_matching_line(std::string_view text, const std::string &pattern) {
+    const std::regex re(pattern);
+    const auto lines = split_lines(text);
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string &line) { return std::regex_search(line, re); });
 }
 
 } // namespace ptlab

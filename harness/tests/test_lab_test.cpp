@@ -216,28 +216,46 @@ TEST_F(LabTest, BadVariablesMustBeRefusedBeforeABuild) {
     EXPECT_NE(all(run(row)).find("the run was accepted"), std::string::npos);
 }
 
-TEST_F(LabTest, AMutantIsAThrowawayCommitTheRunMustCatch) {
+TEST_F(LabTest, MutantsAreOneSubtestEachCaughtAsTheCatalogueStates) {
     // The mutant: a patch that makes the kernel panic, never kept on the tree.
     const std::string panics = lab_->commit("fake: panics", "synthetic-oops-panic.log");
     const Captured patch = capture_process(
         {"git", "-C", lab_->layout().src().string(), "format-patch", "-1", "--stdout", panics});
-    const auto patch_file = lab_->root() / "panic.patch";
-    std::ofstream(patch_file) << patch.out;
+    std::ofstream(lab_->root() / "panic.patch") << patch.out;
     lab_->tree().checkout("series-head");
     const std::string head = lab_->tree().head();
-    json row = {{"name", "mutant"},
-                {"kind", "mutant"},
-                {"patch", patch_file.string()},
-                {"onto", "series-head"},
-                {"env", fake_env({{"PLANS", "boot"}})},
-                {"reason", "panic"},
-                {"console_matches", {"Unable to handle kernel NULL pointer"}}};
+    json mutant = {{"name", "panics"},
+                   {"patch", "panic.patch"},
+                   {"defect", "a fake kernel that panics"},
+                   {"onto", "series-head"},
+                   {"configs", {"4k-48", "64k-48"}},
+                   {"plans", "boot"},
+                   {"make_test", "64k-48"},
+                   {"expect",
+                    {{"reason", "panic"},
+                     {"by", "splat:oops"},
+                     {"console_matches", {"Unable to handle kernel NULL pointer"}}}}};
+    const auto catalogue = lab_->root() / "catalogue.json";
+    std::ofstream(catalogue) << json{{"mutants", json::array({mutant})}}.dump();
+    json row = {{"name", "mutants"},
+                {"kind", "mutants"},
+                {"catalogue", catalogue.string()},
+                {"fast", true},
+                {"env", fake_env({})}};
     const TestResult r = run(row);
     EXPECT_EQ(r.status, Status::Pass) << all(r);
-    EXPECT_NE(all(r).find("throwaway commit"), std::string::npos);
+    ASSERT_EQ(r.subtests.size(), 1U);
+    EXPECT_EQ(r.subtests[0].name, "panics on 64k-48 @ series-head");
     EXPECT_EQ(lab_->tree().head(), head);
-    row["console_matches"] = {"a line no console has"};
-    EXPECT_NE(all(run(row)).find("the console has no line matching"), std::string::npos);
+    mutant["expect"]["console_matches"] = {"a line no console has"};
+    std::ofstream(catalogue) << json{{"mutants", json::array({mutant})}}.dump();
+    row.erase("fast");
+    const TestResult other = run(row);
+    EXPECT_EQ(other.status, Status::Fail);
+    ASSERT_EQ(other.subtests.size(), 2U);
+    EXPECT_NE(join_words(other.subtests[1].diagnostics, "\n")
+                  .find("the console has no line matching 'a line no console has'"),
+              std::string::npos);
 }
 
 TEST_F(LabTest, ChecksWriteOneKtapStreamAsTheyGo) {

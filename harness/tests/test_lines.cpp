@@ -71,5 +71,13 @@ TEST(Lines, SanitizeUtf8ReplacesInvalidBytes) {
     EXPECT_EQ(sanitize_utf8("\xC0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD"); // overlong
 }
 
+TEST(Lines, APatternMatchesWithinOneLineAndAnchorsAtItsEnds) {
+    const std::string text = "efi_mm.pud: level=pud found=table\nsecond line\n";
+    EXPECT_TRUE(has_matching_line(text, "level=pud .*table$"));
+    EXPECT_TRUE(has_matching_line(text, "^second"));
+    EXPECT_FALSE(has_matching_line(text, "table.second"));
+    EXPECT_FALSE(has_matching_line("", "."));
+}
+
 } // namespace
 } // namespace ptlab

@@ -66,7 +66,7 @@ TEST(Report, FailuresAreRepeatedBeforeTheVerdictWithTheirPath) {
 }
 
 // A real audit of a kernel whose pgd_pgtable_alloc() skips efi_mm's PMD ctor (the mutant of
-// tests/patches): the failure names the table pages, not only the test.
+// tests/mutants, efi-pmd-no-ctor): the failure names the table pages, not only the test.
 TEST(Report, AnAuditFailureShowsTheOffendingTables) {
     const std::string text = report_of(summary_of("real-4k48-mutant-efi-pmd-no-ctor.log"));
     const auto failures = text.substr(text.find("\nfailures:\n"));

@@ -41,7 +41,7 @@ void add_config_commands(Commands &into);
 void add_tree_commands(Commands &into);
 /// bench-report
 void add_report_commands(Commands &into);
-/// kernel, run, bisect-step, bisect, matrix, bench, knobs, layout, am
+/// kernel, run, bisect-step, bisect, matrix, mutants, bench, knobs, layout, am
 void add_lab_commands(Commands &into);
 
 /// The clone: $PTLAB_TOP, else the working folder (make runs from the clone's top); the

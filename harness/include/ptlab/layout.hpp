@@ -52,6 +52,8 @@ struct Layout {
     [[nodiscard]] fs::path plan_file(const std::string &plan) const;
     /// The upstream selftests the kselftest plans run, and their known results.
     [[nodiscard]] fs::path kselftest_table() const { return top / "configs/kselftests.json"; }
+    /// The known-bad patches make mutants must catch, and what each must be caught by.
+    [[nodiscard]] fs::path mutant_catalogue() const { return top / "tests/mutants/catalogue.json"; }
     [[nodiscard]] fs::path module_sources() const { return top / "module"; }
     /// The glue scripts that build the guest's user space (scripts/stress.sh, rootfs.sh).
     [[nodiscard]] fs::path script(const std::string &name) const { return top / "scripts" / name; }
@@ -72,6 +74,7 @@ struct Layout {
     /// make test's and make matrix's results (summary, JUnit, meta.json) ...
     [[nodiscard]] fs::path test_results() const { return results() / "test"; }
     [[nodiscard]] fs::path matrix_results() const { return results() / "matrix"; }
+    [[nodiscard]] fs::path mutants_results() const { return results() / "mutants"; }
     /// ... and a copy of each finished run, <kind>-<UTC time>, for make compare.
     [[nodiscard]] fs::path results_history() const { return results() / "history"; }
     [[nodiscard]] fs::path base_initramfs() const { return build / "rootfs/base.cpio.gz"; }

@@ -40,6 +40,9 @@ ConsoleLines untangle_console(const std::vector<std::string> &raw);
 /// The words with sep between them: "boot audit", "boot,audit".
 std::string join_words(const std::vector<std::string> &words, std::string_view sep);
 
+/// Some line of text matches pattern (ECMAScript; '^' and '$' are the line's ends).
+bool has_matching_line(std::string_view text, const std::string &pattern);
+
 /// "96.8 s": a time or duration in seconds to a tenth (console times, durations compared).
 std::string seconds_text(double seconds);
 
