@@ -21,6 +21,8 @@ PACKAGES=(
 	mmdebstrap
 	# make bench: the plot
 	gnuplot-nox
+	# make bisect SERIES=<thread mbox>: b4 am picks the newest version, offline
+	b4
 )
 
 missing_packages() {

@@ -5,6 +5,7 @@
 #include "ptlab/lines.hpp"
 #include "ptlab/process.hpp"
 #include "ptlab/result.hpp"
+#include "ptlab/series.hpp"
 #include "ptlab/tools.hpp"
 #include "ptlab/tree.hpp"
 
@@ -19,36 +20,6 @@
 namespace ptlab {
 
 namespace {
-
-std::vector<fs::path> patches_in(const fs::path &dir) {
-    if (!fs::is_directory(dir)) {
-        throw std::runtime_error("SERIES=" + dir.string() + " is not a directory of patches");
-    }
-    std::vector<fs::path> patches;
-    for (const auto &entry : fs::directory_iterator(dir)) {
-        if (entry.path().extension() == ".patch") {
-            patches.push_back(entry.path());
-        }
-    }
-    if (patches.empty()) {
-        throw std::runtime_error("no *.patch in " + dir.string());
-    }
-    std::sort(patches.begin(), patches.end());
-    return patches;
-}
-
-/// The user's series on series-base; HEAD is left at its last patch.
-std::string apply_series(const Tree &tree, const fs::path &dir, const Progress &progress) {
-    tree.checkout("series-base");
-    for (const auto &patch : patches_in(dir)) {
-        am_patch(tree, patch);
-    }
-    const std::string last = tree.head();
-    progress.say("bisect: SERIES applied on series-base: " +
-                 std::to_string(tree.commits_between("series-base", last).size()) +
-                 " commits, last " + last.substr(0, 12));
-    return last;
-}
 
 /// "good abc; bad def; ..." from `git bisect log`.
 std::string steps_taken(const Tree &tree) {
@@ -374,12 +345,12 @@ int bisect(const Layout &layout, const Request &request, const BisectRequest &b,
     std::string good = b.good;
     std::string bad = b.bad;
     if (!b.series.empty()) {
-        const std::string last = apply_series(tree, b.series, progress);
+        const std::string last = apply_series(layout, tree, b.series, "series-base", progress);
         good = good.empty() ? "series-base" : good;
         bad = bad.empty() ? last : bad;
     }
     if (good.empty() || bad.empty()) {
-        throw std::runtime_error("GOOD=<rev> and BAD=<rev> are required (or SERIES=<dir>)");
+        throw std::runtime_error("GOOD=<rev> and BAD=<rev> are required (or SERIES=<dir or mbox>)");
     }
     const std::string good_sha = tree.resolve_step(good);
     const std::string bad_sha = tree.resolve_step(bad);

@@ -41,6 +41,8 @@ RunGuestArgs guest_args(const Layout &layout, const Request &request, const Buil
     args.append = plan_cmdline(request, kernel.step_name);
     args.smp = request.smp;
     args.memory_mib = request.memory_mib;
+    args.share = request.share;
+    args.share_read_only = request.share_read_only;
     return args;
 }
 
@@ -53,11 +55,19 @@ std::string label_of(const Request &request, const std::string &step_name) {
 /// (other runs keep their boot time).
 std::string guest_extras(const Layout &layout, const Request &request, const BuiltKernel &kernel,
                          const Progress &progress) {
-    if (!wants_kselftests(request.plans)) {
-        return {};
+    std::string extras;
+    if (!request.exec.empty()) {
+        const fs::path script = kernel.dir.dir / "exec.sh";
+        write_output(script.string(), [&](std::ostream &o) {
+            o << "#!/bin/sh\n" << request.exec << '\n';
+        });
+        extras += "file /ptlab/exec.sh " + script.string() + " 0755 0 0\n";
     }
-    return kselftest_cpio_list(layout,
-                               build_kselftests(layout, kernel.sha, kernel.step_name, progress));
+    if (wants_kselftests(request.plans)) {
+        extras += kselftest_cpio_list(
+            layout, build_kselftests(layout, kernel.sha, kernel.step_name, progress));
+    }
+    return extras;
 }
 
 /// What the guest gets: MEMORY, else the machine's for the page size.
@@ -145,6 +155,10 @@ std::string plan_cmdline(const Request &request, const std::string &step_name) {
     if (!request.kselftests.empty()) {
         line += " ptlab.kselftests=" + join_words(request.kselftests, ",");
     }
+    if (!request.share.empty()) {
+        line +=
+            std::string(" ptlab.share=") + share_tag + (request.share_read_only ? ":ro" : ":rw");
+    }
     if (!request.extra_args.empty()) {
         line += " " + request.extra_args;
     }
@@ -211,7 +225,8 @@ void build_and_shell(const Layout &layout, const Request &request, const Progres
     write_promises(layout, request, kernel.dir);
     write_initramfs(layout, kernel.dir, guest_extras(layout, request, kernel, progress));
     RunGuestArgs args = guest_args(layout, request, kernel);
-    args.append += " ptlab.shell=1";
+    // panic=-1: a panicking guest reboots, which -no-reboot makes QEMU's exit.
+    args.append += " ptlab.shell=1 panic=-1";
     args.shell = true;
     progress.say("shell: " + request.config + "-" + request.flavour + " @ " + kernel.step_name);
     std::ostringstream ignored;

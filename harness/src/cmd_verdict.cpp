@@ -158,6 +158,9 @@ public:
         sub_->add_option("--label", guest_args.label, "the report's title and KTAP name");
         add_promise_options(sub_, guest_args.promises);
         sub_->add_flag("--shell", guest_args.shell, "interactive: the terminal is the console");
+        sub_->add_option("--share", guest_args.share, "a host folder for the guest (9p)")
+            ->check(CLI::ExistingDirectory);
+        sub_->add_flag("--share-ro", guest_args.share_read_only, "the shared folder read-only");
         sub_->add_flag("--live", guest_args.live, "copy the console to stdout as it comes");
         sub_->add_option("--qemu-binary", guest_args.qemu_binary,
                          "run this instead of the machine's QEMU (tests)");

@@ -5,12 +5,14 @@
 #include "ptlab/process.hpp"
 #include "ptlab/request.hpp"
 #include "ptlab/result.hpp"
+#include "ptlab/series.hpp"
 #include "ptlab/tree.hpp"
 
 #include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
+#include <sstream>
 
 // Each kind runs what its row says, as a user would (a program, or ptlab with make's
 // variables in its environment), and turns what happened into a result: the output's last
@@ -270,6 +272,24 @@ void run_mutants(const CheckSpec &check, const CheckPlaces &places, TestResult &
     }
 }
 
+/// The folder's *.patch, in order, as one mbox (what `cat *.patch` or `git format-patch
+/// --stdout` gives).
+std::filesystem::path mbox_of_folder(const std::string &folder, const std::filesystem::path &to) {
+    std::vector<std::filesystem::path> patches;
+    for (const auto &entry : std::filesystem::directory_iterator(folder)) {
+        if (entry.path().extension() == ".patch") {
+            patches.push_back(entry.path());
+        }
+    }
+    std::sort(patches.begin(), patches.end());
+    std::filesystem::create_directories(to.parent_path());
+    std::ofstream out(to, std::ios::trunc);
+    for (const auto &patch : patches) {
+        out << read_text_file(patch);
+    }
+    return to;
+}
+
 /// bisect: `ptlab bisect` over the series with one more patch names that patch.
 void run_bisect(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
     const auto dir =
@@ -288,13 +308,59 @@ void run_bisect(const CheckSpec &check, const CheckPlaces &places, TestResult &r
     }
     std::filesystem::copy_file(text_of(check, "extra_patch"), dir / "9999-extra.patch");
     CheckSpec with_series = check;
-    with_series.fields["env"]["SERIES"] = dir.string();
+    with_series.fields["env"]["SERIES"] =
+        check.fields.value("as_mbox", false)
+            ? mbox_of_folder(dir.string(), dir.string() + ".mbox").string()
+            : dir.string();
     const Captured got = run_ptlab(with_series, places, {"bisect"});
     keep_output(result, got.out);
     if (got.status != 0) {
         fail(result, "bisect exited " + std::to_string(got.status));
     }
     expect_lines(result, got.out, strings_of(check, "output_matches"), "the bisect report");
+}
+
+/// series: SERIES as bisect takes it, applied on onto in build/linux (HEAD put back): the
+/// last commit must be same_as's, or the series refused with a message matching refused.
+void run_series(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
+    const Tree tree(places.layout.src());
+    const std::filesystem::path series =
+        check.fields.contains("mbox_of")
+            ? mbox_of_folder(text_of(check, "mbox_of"),
+                             places.results /
+                                 (std::to_string(std::hash<std::string>{}(check.name)) + ".mbox"))
+            : std::filesystem::path(text_of(check, "series"));
+    std::ostringstream said;
+    std::string last;
+    std::string error;
+    {
+        const FileLock lock(places.layout.src_lock(), "series", Progress(said, false));
+        const KeepHead keep(tree);
+        try {
+            last = apply_series(places.layout, tree, series, text_of(check, "onto"),
+                                Progress(said, false));
+        } catch (const std::runtime_error &e) {
+            error = e.what();
+        }
+    }
+    keep_output(result, said.str() + error);
+    if (check.fields.contains("output_matches")) {
+        expect_lines(result, said.str(), strings_of(check, "output_matches"), "what it said");
+    }
+    if (check.fields.contains("refused")) {
+        if (error.empty()) {
+            fail(result, "the series applied; it should have been refused");
+        } else if (!has_matching_line(error, text_of(check, "refused"))) {
+            fail(result, "refused, but with no line matching '" + text_of(check, "refused") + "'");
+        }
+        return;
+    }
+    if (!error.empty()) {
+        fail(result, "the series did not apply");
+    } else if (last != tree.resolve_step(text_of(check, "same_as"))) {
+        fail(result,
+             "the series ends at " + last.substr(0, 12) + ", not at " + text_of(check, "same_as"));
+    }
 }
 
 /// commits: the range has count commits (all by author, when given).
@@ -356,10 +422,15 @@ const std::vector<CheckKind> &check_kinds() {
          {"fast", "catalogue"},
          run_mutants},
         {"bisect",
-         "ptlab bisect names the extra patch",
+         "ptlab bisect names the extra patch (the series a folder, or one mbox)",
          {"series", "extra_patch", "output_matches"},
-         {},
+         {"as_mbox"},
          run_bisect},
+        {"series",
+         "SERIES (a folder, an mbox, a thread) on a step: same commits, or refused",
+         {"onto"},
+         {"series", "mbox_of", "same_as", "refused", "output_matches"},
+         run_series},
         {"commits",
          "a range's commit count and author",
          {"range", "count"},

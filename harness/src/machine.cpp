@@ -75,29 +75,43 @@ std::vector<std::string> qemu_argv(const Machine &machine, const GuestRequest &r
     if (!request.append.empty()) {
         append += " " + request.append;
     }
-    return {machine.binary,
-            "-nodefaults",
-            "-machine",
-            machine.machine,
-            "-cpu",
-            machine.cpu,
-            "-smp",
-            std::to_string(request.smp > 0 ? request.smp : machine.smp),
-            "-m",
-            std::to_string(memory),
-            "-bios",
-            machine.firmware,
-            "-kernel",
-            request.kernel,
-            "-initrd",
-            request.initrd,
-            "-append",
-            append,
-            "-no-reboot",
-            "-display",
-            "none",
-            "-serial",
-            request.interactive ? "mon:stdio" : "stdio"};
+    std::vector<std::string> argv = {machine.binary,
+                                     "-nodefaults",
+                                     "-machine",
+                                     machine.machine,
+                                     "-cpu",
+                                     machine.cpu,
+                                     "-smp",
+                                     std::to_string(request.smp > 0 ? request.smp : machine.smp),
+                                     "-m",
+                                     std::to_string(memory),
+                                     "-bios",
+                                     machine.firmware,
+                                     "-kernel",
+                                     request.kernel,
+                                     "-initrd",
+                                     request.initrd,
+                                     "-append",
+                                     append,
+                                     "-no-reboot",
+                                     "-display",
+                                     "none",
+                                     "-serial",
+                                     request.interactive ? "mon:stdio" : "stdio"};
+    if (!request.share.empty()) {
+        // QEMU's option syntax: a comma in a value is written twice.
+        std::string path;
+        for (const char c : request.share) {
+            path += c == ',' ? std::string(",,") : std::string(1, c);
+        }
+        argv.insert(argv.end(),
+                    {"-fsdev",
+                     std::string("local,id=ptlab-share,security_model=none,path=") + path +
+                         (request.share_read_only ? ",readonly=on" : ""),
+                     "-device",
+                     std::string("virtio-9p-pci,fsdev=ptlab-share,mount_tag=") + share_tag});
+    }
+    return argv;
 }
 
 std::string missing_file_problem(const Machine &machine) {

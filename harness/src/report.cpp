@@ -255,6 +255,20 @@ int collect_failures(const TestResult &test, const std::string &prefix,
     return failures;
 }
 
+/// EXEC's command is the user's: its output (the exec plan's diagnostics) is shown whole,
+/// whatever its status.
+void print_exec_output(std::ostream &out, const Summary &summary) {
+    for (const auto &test : summary.tests) {
+        if (test.name != exec_plan || test.diagnostics.empty()) {
+            continue;
+        }
+        out << "EXEC output:\n";
+        for (const auto &line : test.diagnostics) {
+            out << "    " << line << '\n';
+        }
+    }
+}
+
 std::string unclean_leaf_name(const Summary &summary) {
     return summary.reason.empty() ? std::string(reason::no_end_marker) : summary.reason;
 }
@@ -362,6 +376,7 @@ void print_report(std::ostream &out, const Summary &summary) {
         }
     }
 
+    print_exec_output(out, summary);
     const auto groups = group_splats(summary.splats);
     for (const auto &group : groups) {
         out << "splat " << group_heading(group) << '\n';

@@ -1,6 +1,7 @@
 #include "ptlab/request.hpp"
 
 #include "ptlab/lines.hpp"
+#include "ptlab/run.hpp"
 #include "ptlab/splat.hpp"
 
 #include <nlohmann/json.hpp>
@@ -40,12 +41,15 @@ const std::vector<Knob> &knobs() {
         {"ALLOW", "", "splat kinds that are informational only"},
         {"KSELFTESTS", "", "kselftest plans: only these tests (configs/kselftests.json names)"},
         {"PTLAB_ARGS", "", "more kernel parameters for the plans (ptlab.stress_seconds=5)"},
+        {"EXEC", "", "a shell command run in the guest after the plans (PLANS= : alone)"},
+        {"SHARE", "", "a host folder mounted read-write at /share in the guest (9p)"},
+        {"SHARE_RO", "0", "1: SHARE is mounted read-only"},
         {"V", "0", "1: builds and the console live"},
         {"PREBUILT", "0", "1: boot the kernel as built, build nothing"},
         {"PTLAB_MACHINE", "", "another machine description than configs/machine/arm64.json"},
         {"GOOD", "", "make bisect: the good revision (series-base with SERIES)"},
         {"BAD", "", "make bisect: the bad revision (SERIES's last patch with SERIES)"},
-        {"SERIES", "", "make bisect: a folder of patches applied on series-base"},
+        {"SERIES", "", "make bisect: patches on series-base: a folder, an mbox or a thread (b4)"},
         {"BISECT_REPEAT", "2", "make bisect: runs a failing step must fail, for the same reason"},
         {"CONFIGS", "", "make matrix, make mutants: only these configs (default: all)"},
         {"MATRIX_PLANS", "boot audit thp efi kvm", "make matrix: the plans of each cell"},
@@ -163,6 +167,27 @@ void check_kselftest_names(const std::vector<std::string> &names, const Layout &
     }
 }
 
+namespace {
+
+/// SHARE must be a folder (QEMU's 9p takes an absolute path); SHARE_RO 0 or 1.
+void read_share(const Getenv &env, Request &r) {
+    const std::string read_only = knob_value(env, "SHARE_RO");
+    if (read_only != "0" && read_only != "1") {
+        throw KnobError("SHARE_RO must be 0 or 1, not '" + read_only + "'");
+    }
+    r.share_read_only = read_only == "1";
+    const std::string share = knob_value(env, "SHARE");
+    if (share.empty()) {
+        return;
+    }
+    if (!fs::is_directory(share)) {
+        throw KnobError("SHARE: " + share + " is not a folder");
+    }
+    r.share = fs::canonical(share).string();
+}
+
+} // namespace
+
 Request request_from(const Getenv &env, const Layout &layout) {
     Request r;
     r.config = knob_value(env, "CONFIG");
@@ -171,6 +196,16 @@ Request request_from(const Getenv &env, const Layout &layout) {
     check_flavour_name(r.flavour, layout);
     r.step = knob_value(env, "STEP");
     r.plans = split_words(knob_value(env, "PLANS"));
+    r.exec = knob_value(env, "EXEC");
+    if (!r.exec.empty()) {
+        // PLANS= given empty: the command alone.
+        if (const auto given = env("PLANS"); given && given->empty()) {
+            r.plans.clear();
+        }
+        if (!contains(r.plans, exec_plan)) {
+            r.plans.emplace_back(exec_plan);
+        }
+    }
     check_plan_names(r.plans, layout);
     r.timeout_seconds = parse_count("TIMEOUT", knob_value(env, "TIMEOUT"), 1, 7 * 86400);
     if (const std::string smp = knob_value(env, "SMP"); !smp.empty()) {
@@ -192,6 +227,7 @@ Request request_from(const Getenv &env, const Layout &layout) {
     r.machine = knob_value(env, "PTLAB_MACHINE");
     r.verbose = knob_value(env, "V") == "1";
     r.prebuilt = knob_value(env, "PREBUILT") == "1";
+    read_share(env, r);
     return r;
 }
 
@@ -207,7 +243,10 @@ std::map<std::string, std::string> request_env(const Request &r) {
             {"PTLAB_ARGS", r.extra_args},
             {"PTLAB_MACHINE", r.machine},
             {"V", r.verbose ? "1" : "0"},
-            {"PREBUILT", r.prebuilt ? "1" : "0"}};
+            {"PREBUILT", r.prebuilt ? "1" : "0"},
+            {"EXEC", r.exec},
+            {"SHARE", r.share},
+            {"SHARE_RO", r.share_read_only ? "1" : "0"}};
 }
 
 } // namespace ptlab

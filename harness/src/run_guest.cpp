@@ -75,6 +75,8 @@ GuestRequest request_of(const RunGuestArgs &args) {
     request.memory_mib = args.memory_mib;
     request.page_size = geometry_of_fragment(args.geometry).page_size_name();
     request.interactive = args.shell;
+    request.share = args.share;
+    request.share_read_only = args.share_read_only;
     return request;
 }
 

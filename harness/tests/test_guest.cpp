@@ -8,6 +8,8 @@
 #include "ptlab/run_guest.hpp"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -188,6 +190,23 @@ TEST(Machine, CommandLineHasNoImplicitDevices) {
     const auto shell = qemu_argv(m, request);
     EXPECT_EQ(shell.back(), "mon:stdio");
     EXPECT_EQ(shell[std::size_t(9)], "2048");
+}
+
+TEST(Machine, ASharedFolderIsOne9pDeviceOnlyWhenAsked) {
+    const Machine m = load_machine(PTLAB_MACHINE_JSON);
+    GuestRequest request;
+    request.kernel = "Image";
+    request.initrd = "initrd";
+    const auto plain = qemu_argv(m, request);
+    EXPECT_EQ(std::find(plain.begin(), plain.end(), "-fsdev"), plain.end());
+    request.share = "/home/me/a,b";
+    request.share_read_only = true;
+    const auto shared = qemu_argv(m, request);
+    const auto fsdev = std::find(shared.begin(), shared.end(), "-fsdev");
+    ASSERT_NE(fsdev, shared.end());
+    EXPECT_EQ(fsdev[1], "local,id=ptlab-share,security_model=none,path=/home/me/a,,b,readonly=on");
+    EXPECT_EQ(fsdev[2], "-device");
+    EXPECT_EQ(fsdev[3], "virtio-9p-pci,fsdev=ptlab-share,mount_tag=ptlab-share");
 }
 
 TEST(Machine, EveryGeometryHasAPageSizeTheMachineCanSize) {

@@ -94,6 +94,33 @@ TEST(Request, PlansMaySeparateBySpacesOrCommas) {
               "ptlab.plans=boot,audit,thp ptlab.config=4k-48 ptlab.step=series-head");
 }
 
+TEST(Request, ExecRunsLastAsItsOwnPlanOrAloneWithPlansEmpty) {
+    Request r =
+        request_from(env_of({{"PLANS", "boot audit"}, {"EXEC", "uname -r"}}), real_layout());
+    EXPECT_EQ(r.plans, (std::vector<std::string>{"boot", "audit", "exec"}));
+    EXPECT_EQ(r.exec, "uname -r");
+    r = request_from(env_of({{"PLANS", ""}, {"EXEC", "./mytest"}}), real_layout());
+    EXPECT_EQ(r.plans, std::vector<std::string>{"exec"});
+    // A bisection's steps get the same request back.
+    std::map<std::string, std::string> again = request_env(r);
+    EXPECT_EQ(request_from(env_of(again), real_layout()).plans, r.plans);
+    EXPECT_EQ(request_from(env_of({{"PLANS", ""}}), real_layout()).plans,
+              std::vector<std::string>{"boot"});
+}
+
+TEST(Request, ShareIsAFolderMadeAbsoluteAndReadOnlyOnRequest) {
+    const auto here = std::filesystem::current_path();
+    Request r = request_from(env_of({{"SHARE", "."}, {"SHARE_RO", "1"}}), real_layout());
+    EXPECT_EQ(r.share, std::filesystem::canonical(here).string());
+    EXPECT_TRUE(r.share_read_only);
+    EXPECT_NE(plan_cmdline(r, "series-head").find(" ptlab.share=ptlab-share:ro"),
+              std::string::npos);
+    EXPECT_EQ(knob_error({{"SHARE", "/no/such/folder"}}), "SHARE: /no/such/folder is not a folder");
+    EXPECT_EQ(knob_error({{"SHARE_RO", "yes"}}), "SHARE_RO must be 0 or 1, not 'yes'");
+    r = request_from(env_of({}), real_layout());
+    EXPECT_EQ(plan_cmdline(r, "series-head").find("ptlab.share"), std::string::npos);
+}
+
 TEST(Tools, AMissingProgramNamesItsPackageFromTheOneTable) {
     const auto table = real_layout().tool_packages();
     EXPECT_EQ(package_of_tool(table, "aarch64-linux-gnu-gcc"), "gcc-aarch64-linux-gnu");
@@ -287,6 +314,23 @@ TEST_F(Lab, RunBuildsBootsAndJudgesInTheRequestsRunFolder) {
     EXPECT_NE(kernel_archive.out.find("file /lib/modules/ptlab_audit.ko"), std::string::npos);
     EXPECT_NE(kernel_archive.out.find("file /ptlab/rules " + k.module_rules().string()),
               std::string::npos);
+}
+
+TEST_F(Lab, ExecsCommandGoesIntoTheInitramfsAsItsOwnScript) {
+    std::ostringstream out;
+    const Request r = request({{"PLANS", ""}, {"EXEC", "uname -r; test -d /proc"}});
+    (void)build_and_boot(lab_->layout(), r, out, Progress(progress_, false));
+    const KernelDir k = lab_->layout().kernel("4k-48", "debug", "series-head");
+    const std::string base = "base-archive";
+    const Captured kernel_archive = capture_process(
+        {"sh", "-c", "tail -c +" + std::to_string(base.size() + 1) + " \"$0\" | gzip -dc",
+         k.initramfs().string()});
+    EXPECT_NE(kernel_archive.out.find("file /ptlab/exec.sh " + (k.dir / "exec.sh").string() +
+                                      " 0755 0 0"),
+              std::string::npos)
+        << kernel_archive.out;
+    EXPECT_EQ(read_text_file(k.dir / "exec.sh"), "#!/bin/sh\nuname -r; test -d /proc\n");
+    EXPECT_TRUE(fs::exists(lab_->layout().run_dir("4k-48", "debug", "series-head", {"exec"})));
 }
 
 TEST_F(Lab, BisectStepExitCodes) {

@@ -65,6 +65,16 @@ TEST(Report, FailuresAreRepeatedBeforeTheVerdictWithTheirPath) {
               std::string::npos);
 }
 
+// EXEC's command exits 0 while the kernel WARNs: its output is shown whole, and the run fails.
+TEST(Report, ExecsOutputIsShownAndASplatFailsItsPass) {
+    const std::string text = report_of(summary_of("synthetic-exec-warn.log"));
+    EXPECT_NE(text.find("EXEC output:\n    6.1.192+\n    repro: 100 iterations, all data checked\n"
+                        "    exit status 0\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("verdict: FAIL (splat"), std::string::npos) << text;
+}
+
 // A real audit of a kernel whose pgd_pgtable_alloc() skips efi_mm's PMD ctor (the mutant of
 // tests/mutants, efi-pmd-no-ctor): the failure names the table pages, not only the test.
 TEST(Report, AnAuditFailureShowsTheOffendingTables) {

@@ -71,6 +71,8 @@ struct Layout {
     [[nodiscard]] fs::path bisect_notes() const { return logs() / "bisect-notes.txt"; }
     /// make bisect's answer as JSON (bisect.json).
     [[nodiscard]] fs::path bisect_results() const { return results() / "bisect"; }
+    /// SERIES=<mbox>: its messages split, one file per patch (b4 am's pick first).
+    [[nodiscard]] fs::path series_work() const { return build / "series"; }
     /// make test's and make matrix's results (summary, JUnit, meta.json) ...
     [[nodiscard]] fs::path test_results() const { return results() / "test"; }
     [[nodiscard]] fs::path matrix_results() const { return results() / "matrix"; }

@@ -32,7 +32,13 @@ struct GuestRequest {
     int memory_mib = 0;           ///< 0: the machine's for page_size
     std::string page_size = "4K"; ///< Geometry::page_size_name()
     bool interactive = false;     ///< the terminal is the console, with QEMU's monitor on Ctrl-A
+    std::string share;            ///< a host folder for the guest (9p), or empty: no device
+    bool share_read_only = false;
 };
+
+/// The 9p mount tag of the shared folder: the guest mounts it by this name
+/// (ptlab.share=<tag>:<rw|ro> on its command line).
+inline constexpr const char *share_tag = "ptlab-share";
 
 /// The full argv. -nodefaults: no NIC (whose option ROM comes from a package the lab does not
 /// need), no drive, no monitor; the console is the board's UART on stdio.

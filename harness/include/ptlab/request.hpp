@@ -47,6 +47,10 @@ struct Request {
     std::string machine;                 ///< another machine description (PTLAB_MACHINE), or empty
     bool verbose = false;                ///< V=1: the console and the builds' output live
     bool prebuilt = false;               ///< PREBUILT=1: boot what is built, build nothing
+    /// EXEC: a shell command the guest runs after the plans, as the plan exec_plan.
+    std::string exec;
+    std::string share;            ///< SHARE: a host folder, absolute, mounted at /share
+    bool share_read_only = false; ///< SHARE_RO=1
 };
 
 /// Reads and checks the knobs; throws KnobError naming the knob and what is valid.

@@ -48,6 +48,10 @@ struct RunOptions {
 };
 
 /// Reasons, in priority order.
+/// The plan that runs EXEC's command (rootfs/plans/exec.plan): last, after the others; the
+/// report shows its output.
+inline constexpr const char *exec_plan = "exec";
+
 namespace reason {
 inline constexpr const char *panic = "panic";
 inline constexpr const char *timeout = "timeout";

@@ -23,6 +23,8 @@ struct RunGuestArgs {
     std::vector<std::string> allow;
     std::string label;
     PromiseFiles promises;
+    std::string share; ///< a host folder for the guest, or empty
+    bool share_read_only = false;
     bool shell = false;
     bool live = false;
     /// Replaces the machine's binary (the tests' fake QEMU).
