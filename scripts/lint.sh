@@ -1,6 +1,6 @@
 #!/bin/bash
 # make lint: shellcheck for every script (bash on the host, busybox sh in
-# the guest), clang-format for the C++ sources, checkpatch for the module.
+# the guest), clang-format for the C++ sources, checkpatch for the module and the C programs make test builds for the guest.
 set -eu
 . "$(dirname "$0")/lib.sh"
 need_tool shellcheck clang-format
@@ -17,7 +17,7 @@ fi
 
 if [ -d module ] && [ -n "$(find module -name '*.[ch]' -print -quit)" ]; then
 	[ -x "$SRC/scripts/checkpatch.pl" ] || die "checkpatch.pl missing: run 'make source' first"
-	"$SRC/scripts/checkpatch.pl" --strict --no-tree --quiet -f module/*.[ch] || fail=1
+	"$SRC/scripts/checkpatch.pl" --strict --no-tree --quiet -f module/*.[ch] tests/exec/*.c || fail=1
 fi
 
 [ "$fail" = 0 ] && echo "lint: shellcheck, clang-format and checkpatch clean"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 // make test's SHARE check: built static for aarch64 on the host, into the
 // shared folder, and run there by the guest (EXEC='./share-probe FILE').
 // It says where it runs and writes FILE for the host to read back.
