@@ -1,6 +1,7 @@
 #!/bin/bash
 # make lint: shellcheck for every script (bash on the host, busybox sh in
-# the guest), clang-format for the C++ sources, checkpatch for the module and the C programs make test builds for the guest.
+# the guest), clang-format for the C++ sources, checkpatch for the module
+# and for the C programs make test builds for the guest.
 set -eu
 . "$(dirname "$0")/lib.sh"
 need_tool shellcheck clang-format
