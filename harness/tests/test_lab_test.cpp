@@ -258,6 +258,38 @@ TEST_F(LabTest, MutantsAreOneSubtestEachCaughtAsTheCatalogueStates) {
               std::string::npos);
 }
 
+TEST_F(LabTest, ASeriesAsOneMboxAppliesInOrderOrIsRefusedNamingThePatch) {
+    const fs::path src = lab_->layout().src();
+    std::ofstream(src / "x.c") << "one\n";
+    (void)lab_->commit("fake: add x", "real-4k48-head-boot.log");
+    std::ofstream(src / "x.c") << "two\n";
+    (void)lab_->commit("fake: change x", "real-4k48-head-boot.log");
+    const fs::path folder = lab_->root() / "series";
+    fs::create_directories(folder);
+    (void)capture_process({"git", "-C", src.string(), "format-patch", "-q", "-o", folder.string(),
+                           "series-head..HEAD"});
+    lab_->tree().checkout("series-head");
+    const std::string head = lab_->tree().head();
+    json row = {
+        {"name", "series"},
+        {"kind", "series"},
+        {"mbox_of", folder.string()},
+        {"onto", "series-head"},
+        {"output_matches", {": mbox: 2 patches$", "^SERIES applied on series-head: 2 commits"}}};
+    TestResult r = run(row);
+    EXPECT_EQ(r.status, Status::Pass) << all(r);
+    EXPECT_EQ(lab_->tree().head(), head);
+    // The second patch alone changes a file series-head does not have.
+    ASSERT_TRUE(fs::remove(folder / "0001-fake-add-x.patch"));
+    row.erase("output_matches");
+    row["refused"] = "^that is patch 1/1 of SERIES=.*\\.mbox: \\[PATCH 2/2\\] fake: change x$";
+    r = run(row);
+    EXPECT_EQ(r.status, Status::Pass) << all(r);
+    EXPECT_EQ(lab_->tree().head(), head);
+    row["refused"] = "a message no refusal has";
+    EXPECT_NE(all(run(row)).find("refused, but with no line matching"), std::string::npos);
+}
+
 TEST_F(LabTest, ChecksWriteOneKtapStreamAsTheyGo) {
     const auto checks =
         load_checks(json{{"checks", {command("one", "true"), command("two", "exit 1")}}}, places_);
