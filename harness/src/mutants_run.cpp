@@ -137,8 +137,9 @@ int run_mutants(const Layout &layout, const MutantsRequest &request, std::ostrea
                      ": " + cell.mutant->defect);
         results.push_back(run_cell(layout, request, cell, progress));
         const MutantResult &r = results.back();
-        progress.say("mutants: " + r.name + " on " + r.config + ": " + outcome_name(r.outcome) +
-                     " (" + caught_by_text(r) + ") in " + elapsed_text(r.seconds));
+        progress.say("mutants: " + r.name + " on " + r.config + " @ " + r.step + ": " +
+                     outcome_name(r.outcome) + " (" + caught_by_text(r) + ") in " +
+                     elapsed_text(r.seconds));
     }
     progress.say("mutants: " + std::to_string(results.size()) + " cells in " +
                  elapsed_text(seconds_since(start)));
