@@ -17,6 +17,14 @@ namespace ptlab {
 
 namespace {
 
+/// The commit's first parent, or empty (a root commit).
+std::string parent_of(const Tree &tree, const std::string &sha) {
+    if (tree.git_status({"rev-parse", "-q", "--verify", sha + "^"}) != 0) {
+        return {};
+    }
+    return std::string(trim(tree.git({"rev-parse", sha + "^"})));
+}
+
 std::string read_or_empty(const fs::path &path) {
     try {
         return read_text_file(path);
@@ -175,7 +183,7 @@ bool kernel_up_to_date(const Layout &layout, const KernelDir &dir, const std::st
     return !ko.empty() && newest_source(layout.module_sources()) <= fs::last_write_time(ko);
 }
 
-fs::path seed_source(const KernelDir &dir) {
+fs::path seed_source(const KernelDir &dir, const std::string &parent_sha) {
     if (fs::exists(dir.built_stamp()) || fs::exists(dir.dir / "vmlinux")) {
         return {};
     }
@@ -192,6 +200,14 @@ fs::path seed_source(const KernelDir &dir) {
         return {};
     }
     std::sort(built.begin(), built.end(), [](const auto &a, const auto &b) { return a > b; });
+    // Of equally close configs, the parent's build differs from this commit in its own
+    // files only (a throwaway mutant's, a bisection step's); the newest may differ in many.
+    if (!parent_sha.empty()) {
+        const std::string parent_key = "commit " + parent_sha + "\n";
+        std::stable_partition(built.begin(), built.end(), [&](const auto &b) {
+            return read_or_empty(KernelDir{b.second}.built_stamp()).starts_with(parent_key);
+        });
+    }
     std::vector<DotConfig> candidates;
     for (const auto &[when, path] : built) {
         candidates.push_back(parse_dotconfig(read_lines(path / ".config")));
@@ -236,7 +252,7 @@ BuiltKernel build_kernel(const Layout &layout, const KernelTarget &target,
     if (options.config_only) {
         return built;
     }
-    if (const fs::path from = seed_source(built.dir); !from.empty()) {
+    if (const fs::path from = seed_source(built.dir, parent_of(tree, built.sha)); !from.empty()) {
         const std::size_t distance =
             config_distance(parse_dotconfig(read_lines(built.dir.config())),
                             parse_dotconfig(read_lines(from / ".config")));

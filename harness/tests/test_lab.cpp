@@ -283,6 +283,20 @@ TEST_F(Lab, ANewFolderIsSeededFromTheClosestBuild) {
         << progress_.str();
 }
 
+TEST_F(Lab, OfEquallyCloseBuildsTheParentsSeedsAChild) {
+    (void)build(one_);
+    (void)build("series-head");
+    (void)build("series-base"); // the newest, and as close by .config
+    lab_->tree().checkout(one_);
+    const std::string child = lab_->commit("fake: a child of one", "real-4k48-head-boot.log");
+    lab_->tree().checkout("series-head");
+    progress_.str("");
+    (void)build(child);
+    EXPECT_NE(progress_.str().find(": seed from " + one_.substr(0, 12) + " (0 options differ)"),
+              std::string::npos)
+        << progress_.str();
+}
+
 TEST_F(Lab, AStepThatDoesNotBuildFailsWithItsLog) {
     const std::string broken = lab_->commit("fake: broken", "real-4k48-head-boot.log", true);
     try {

@@ -46,8 +46,9 @@ std::string config_key(const Layout &layout, const KernelTarget &target, const s
 bool kernel_up_to_date(const Layout &layout, const KernelDir &dir, const std::string &key);
 
 /// The output folder a new one is best seeded from: the built sibling whose .config differs
-/// in the fewest options (the newest of equals); empty when there is none.
-fs::path seed_source(const KernelDir &dir);
+/// in the fewest options (of equals, the build of parent_sha, else the newest); empty when
+/// there is none.
+fs::path seed_source(const KernelDir &dir, const std::string &parent_sha = {});
 
 /// Throws PhaseFailed when a phase fails (the step does not build), std::runtime_error for
 /// everything else (a missing tool, a tree with local changes).
