@@ -275,13 +275,7 @@ void run_mutants(const CheckSpec &check, const CheckPlaces &places, TestResult &
 /// The folder's *.patch, in order, as one mbox (what `cat *.patch` or `git format-patch
 /// --stdout` gives).
 std::filesystem::path mbox_of_folder(const std::string &folder, const std::filesystem::path &to) {
-    std::vector<std::filesystem::path> patches;
-    for (const auto &entry : std::filesystem::directory_iterator(folder)) {
-        if (entry.path().extension() == ".patch") {
-            patches.push_back(entry.path());
-        }
-    }
-    std::sort(patches.begin(), patches.end());
+    const auto patches = patch_files(folder);
     std::filesystem::create_directories(to.parent_path());
     std::ofstream out(to, std::ios::trunc);
     for (const auto &patch : patches) {
@@ -296,14 +290,7 @@ void run_bisect(const CheckSpec &check, const CheckPlaces &places, TestResult &r
         places.results / ("series-" + std::to_string(std::hash<std::string>{}(check.name)));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
-    std::vector<std::filesystem::path> patches;
-    for (const auto &entry : std::filesystem::directory_iterator(text_of(check, "series"))) {
-        if (entry.path().extension() == ".patch") {
-            patches.push_back(entry.path());
-        }
-    }
-    std::sort(patches.begin(), patches.end());
-    for (const auto &patch : patches) {
+    for (const auto &patch : patch_files(text_of(check, "series"))) {
         std::filesystem::copy_file(patch, dir / patch.filename());
     }
     std::filesystem::copy_file(text_of(check, "extra_patch"), dir / "9999-extra.patch");

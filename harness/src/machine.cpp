@@ -106,10 +106,10 @@ std::vector<std::string> qemu_argv(const Machine &machine, const GuestRequest &r
         }
         argv.insert(argv.end(),
                     {"-fsdev",
-                     std::string("local,id=ptlab-share,security_model=none,path=") + path +
+                     std::string("local,id=") + share_tag + ",security_model=none,path=" + path +
                          (request.share_read_only ? ",readonly=on" : ""),
                      "-device",
-                     std::string("virtio-9p-pci,fsdev=ptlab-share,mount_tag=") + share_tag});
+                     std::string("virtio-9p-pci,fsdev=") + share_tag + ",mount_tag=" + share_tag});
     }
     return argv;
 }

@@ -113,21 +113,21 @@ fs::path b4_pick(const fs::path &mbox, const fs::path &work) {
     return picked;
 }
 
-std::vector<fs::path> sorted_patches_in(const fs::path &dir) {
+} // namespace
+
+std::vector<fs::path> patch_files(const fs::path &folder) {
     std::vector<fs::path> patches;
-    for (const auto &entry : fs::directory_iterator(dir)) {
+    for (const auto &entry : fs::directory_iterator(folder)) {
         if (entry.path().extension() == ".patch") {
             patches.push_back(entry.path());
         }
     }
     if (patches.empty()) {
-        throw std::runtime_error("no *.patch in " + dir.string());
+        throw std::runtime_error("no *.patch in " + folder.string());
     }
     std::sort(patches.begin(), patches.end());
     return patches;
 }
-
-} // namespace
 
 std::vector<MboxMessage> mbox_messages(std::string_view mbox) {
     std::vector<MboxMessage> out;
@@ -168,7 +168,7 @@ SeriesPatches series_patches(const Layout &layout, const fs::path &series) {
     const fs::path work = layout.series_work();
     if (fs::is_directory(series)) {
         SeriesPatches out;
-        out.files = sorted_patches_in(series);
+        out.files = patch_files(series);
         for (const auto &file : out.files) {
             out.subjects.push_back(message_of(read_lines(file)).subject);
         }

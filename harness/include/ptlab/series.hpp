@@ -38,6 +38,9 @@ struct SeriesPatches {
     std::string how;
 };
 
+/// A folder's *.patch, sorted by name; throws when there is none.
+std::vector<fs::path> patch_files(const fs::path &folder);
+
 /// SERIES: a folder's *.patch (sorted) or an mbox split into layout.series_work() (emptied
 /// first). Without b4 installed, a thread is refused naming its package.
 SeriesPatches series_patches(const Layout &layout, const fs::path &series);
