@@ -219,7 +219,8 @@ int build_and_boot(const Layout &layout, const Request &request, std::ostream &o
     return boot_kernel(layout, request, kernel, out, progress);
 }
 
-void build_and_shell(const Layout &layout, const Request &request, const Progress &progress) {
+int build_and_shell(const Layout &layout, const Request &request, std::ostream &out,
+                    const Progress &progress) {
     const BuiltKernel kernel = kernel_for(layout, request, progress);
     need_guest_userspace(layout);
     write_promises(layout, request, kernel.dir);
@@ -228,9 +229,10 @@ void build_and_shell(const Layout &layout, const Request &request, const Progres
     // panic=-1: a panicking guest reboots, which -no-reboot makes QEMU's exit.
     args.append += " ptlab.shell=1 panic=-1";
     args.shell = true;
+    args.run_dir =
+        layout.run_dir(request.config, request.flavour, kernel.step_name, {"shell"}).string();
     progress.say("shell: " + request.config + "-" + request.flavour + " @ " + kernel.step_name);
-    std::ostringstream ignored;
-    run_guest_cmd(args, ignored, progress.stream());
+    return run_guest_cmd(args, out, progress.stream());
 }
 
 } // namespace ptlab

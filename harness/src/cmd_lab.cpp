@@ -83,8 +83,7 @@ public:
         const Request r = request_from(process_env(), layout);
         const Progress progress(err, r.verbose);
         if (shell_) {
-            build_and_shell(layout, r, progress);
-            return 2;
+            return build_and_shell(layout, r, out, progress);
         }
         return build_and_boot(layout, r, out, progress);
     }

@@ -98,6 +98,15 @@ std::vector<std::string> qemu_argv(const Machine &machine, const GuestRequest &r
                                      "none",
                                      "-serial",
                                      request.interactive ? "mon:stdio" : "stdio"};
+    if (request.interactive && !request.console_log.empty()) {
+        // The same terminal and monitor, and a copy of the console for the verdict.
+        // The chardev must be defined before -serial names it.
+        argv.resize(argv.size() - 2);
+        argv.insert(argv.end(),
+                    {"-chardev", "stdio,id=ptlab-console,mux=on,logfile=" + request.console_log,
+                     "-serial", "chardev:ptlab-console", "-mon",
+                     "chardev=ptlab-console,mode=readline"});
+    }
     if (!request.share.empty()) {
         // QEMU's option syntax: a comma in a value is written twice.
         std::string path;

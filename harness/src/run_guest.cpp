@@ -7,6 +7,8 @@
 #include "ptlab/machine.hpp"
 #include "ptlab/report.hpp"
 #include "ptlab/run.hpp"
+#include "ptlab/splat.hpp"
+#include "ptlab/splat_groups.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -75,6 +77,9 @@ GuestRequest request_of(const RunGuestArgs &args) {
     request.memory_mib = args.memory_mib;
     request.page_size = geometry_of_fragment(args.geometry).page_size_name();
     request.interactive = args.shell;
+    if (args.shell && !args.run_dir.empty()) {
+        request.console_log = run_files(args.run_dir).console_log;
+    }
     request.share = args.share;
     request.share_read_only = args.share_read_only;
     return request;
@@ -112,6 +117,25 @@ int judge_into(const RunGuestArgs &args, const RunFiles &files, const GuestExit 
 
 } // namespace
 
+int report_shell_console(const std::string &console_log, std::ostream &out) {
+    const std::vector<std::string> raw =
+        fs::exists(console_log) ? read_lines(console_log) : std::vector<std::string>{};
+    const auto groups = group_splats(find_splats(untangle_console(raw).lines));
+    if (groups.empty()) {
+        out << "shell: no splat in the console (" << console_log << ")\n";
+        return 0;
+    }
+    out << "shell: " << groups.size() << " kind(s) of splat in the console (" << console_log
+        << "):\n";
+    for (const auto &group : groups) {
+        out << "splat " << group_heading(group) << '\n';
+        for (const auto &line : splat_shown_lines(group.first, 12)) {
+            out << "    " << line << '\n';
+        }
+    }
+    return 1;
+}
+
 RunFiles run_files(const std::string &run_dir) {
     const fs::path d(run_dir);
     return {(d / "console.log").string(), (d / "qemu.stderr").string(),
@@ -124,7 +148,19 @@ int run_guest_cmd(const RunGuestArgs &args, std::ostream &out, std::ostream &err
     const std::vector<std::string> argv = qemu_argv(machine, request_of(args));
     if (args.shell) {
         err << "shell: 'poweroff -f' in the guest leaves (or Ctrl-A X, QEMU's monitor)\n";
-        throw std::runtime_error(exec_interactive(argv));
+        if (!args.run_dir.empty()) {
+            fs::remove_all(args.run_dir);
+            fs::create_directories(args.run_dir);
+        }
+        const int status = run_interactive(argv);
+        if (status != 0) {
+            // QEMU's own message is already on the terminal.
+            out << "shell: " << argv[0] << " exited " << status << '\n';
+            return 1;
+        }
+        return args.run_dir.empty()
+                   ? 0
+                   : report_shell_console(run_files(args.run_dir).console_log, out);
     }
     if (args.run_dir.empty()) {
         throw std::runtime_error("--run-dir is required unless --shell");

@@ -192,6 +192,32 @@ TEST(Machine, CommandLineHasNoImplicitDevices) {
     EXPECT_EQ(shell[std::size_t(9)], "2048");
 }
 
+TEST(Machine, AShellKeepsItsConsoleThroughALoggedChardev) {
+    const Machine m = load_machine(PTLAB_MACHINE_JSON);
+    GuestRequest request;
+    request.kernel = "Image";
+    request.initrd = "initrd";
+    request.interactive = true;
+    request.console_log = "/runs/shell/console.log";
+    const auto argv = qemu_argv(m, request);
+    const auto chardev = std::find(argv.begin(), argv.end(), "-chardev");
+    ASSERT_NE(chardev, argv.end());
+    EXPECT_EQ(chardev[1], "stdio,id=ptlab-console,mux=on,logfile=/runs/shell/console.log");
+    EXPECT_EQ(chardev[2], "-serial");
+    EXPECT_EQ(chardev[3], "chardev:ptlab-console");
+    EXPECT_EQ(chardev[4], "-mon");
+    EXPECT_EQ(std::count(argv.begin(), argv.end(), "-serial"), 1);
+}
+
+TEST(ShellConsole, ItsSplatsAreTheVerdictNoPlanRan) {
+    std::ostringstream out;
+    EXPECT_EQ(report_shell_console(testing::fixture_path("synthetic-oops-panic.log"), out), 1);
+    EXPECT_NE(out.str().find("splat [panic]"), std::string::npos) << out.str();
+    out.str("");
+    EXPECT_EQ(report_shell_console(testing::fixture_path("real-4k48-head-boot.log"), out), 0);
+    EXPECT_NE(out.str().find("shell: no splat in the console"), std::string::npos) << out.str();
+}
+
 TEST(Machine, ASharedFolderIsOne9pDeviceOnlyWhenAsked) {
     const Machine m = load_machine(PTLAB_MACHINE_JSON);
     GuestRequest request;

@@ -38,7 +38,10 @@ int build_and_boot(const Layout &layout, const Request &request, std::ostream &o
                    const Progress &progress);
 
 /// The terminal is the guest's console: `make shell`. Returns only on failure.
-void build_and_shell(const Layout &layout, const Request &request, const Progress &progress);
+/// The console is kept in the run folder of the plan "shell" and its splats reported at the
+/// end: 0 none, 1 some.
+int build_and_shell(const Layout &layout, const Request &request, std::ostream &out,
+                    const Progress &progress);
 
 /// The kernel a request names, as built (PREBUILT=1, a bisect step): its files must exist.
 BuiltKernel prebuilt_kernel(const Layout &layout, const Request &request);

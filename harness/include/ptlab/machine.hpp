@@ -32,6 +32,7 @@ struct GuestRequest {
     int memory_mib = 0;           ///< 0: the machine's for page_size
     std::string page_size = "4K"; ///< Geometry::page_size_name()
     bool interactive = false;     ///< the terminal is the console, with QEMU's monitor on Ctrl-A
+    std::string console_log;      ///< interactive: the console is also written here
     std::string share;            ///< a host folder for the guest (9p), or empty: no device
     bool share_read_only = false;
 };

@@ -32,7 +32,12 @@ struct RunGuestArgs {
 };
 
 /// Exit codes: 0 pass, 1 fail; throws on bad input (a missing file names its package).
+/// With shell and a run_dir, the console is kept there and judged once QEMU ends.
 int run_guest_cmd(const RunGuestArgs &args, std::ostream &out, std::ostream &err);
+
+/// After make shell: the splats of its console, grouped, or that there was none. No plans
+/// ran, so only splats judge it: 1 when there is one, else 0.
+int report_shell_console(const std::string &console_log, std::ostream &out);
 
 /// The files of a run folder: one place for their names.
 struct RunFiles {
