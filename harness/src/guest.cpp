@@ -250,28 +250,6 @@ GuestExit run_guest(const std::vector<std::string> &argv, const std::string &con
     return exit;
 }
 
-int run_interactive(const std::vector<std::string> &argv) {
-    const std::vector<char *> args = c_argv(argv);
-    const pid_t pid = fork();
-    if (pid < 0) {
-        return 127;
-    }
-    if (pid == 0) {
-        execvp(args[0], args.data());
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            return 127;
-        }
-    }
-    if (WIFEXITED(status)) {
-        return WEXITSTATUS(status);
-    }
-    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 127;
-}
-
 std::string guest_exit_to_json(const GuestExit &exit) {
     nlohmann::json j;
     j["timed_out"] = exit.timed_out;

@@ -132,9 +132,12 @@ Captured spawn(const std::vector<std::string> &argv, const ProcessOptions &optio
     const std::string cwd = options.cwd.string();
     setup.cwd = cwd.empty() ? nullptr : cwd.c_str();
 
-    const Fd null(open_or_throw(options.stdin_file.empty() ? std::filesystem::path("/dev/null")
+    Fd null;
+    if (!options.terminal) {
+        null.fd = open_or_throw(options.stdin_file.empty() ? std::filesystem::path("/dev/null")
                                                            : options.stdin_file,
-                                O_RDONLY));
+                                O_RDONLY);
+    }
     setup.in = null.fd;
     Fd log;
     if (!options.log.empty()) {

@@ -5,6 +5,7 @@
 #include "ptlab/guest.hpp"
 #include "ptlab/lines.hpp"
 #include "ptlab/machine.hpp"
+#include "ptlab/process.hpp"
 #include "ptlab/report.hpp"
 #include "ptlab/run.hpp"
 #include "ptlab/splat.hpp"
@@ -152,7 +153,9 @@ int run_guest_cmd(const RunGuestArgs &args, std::ostream &out, std::ostream &err
             fs::remove_all(args.run_dir);
             fs::create_directories(args.run_dir);
         }
-        const int status = run_interactive(argv);
+        ProcessOptions on_terminal;
+        on_terminal.terminal = true;
+        const int status = run_process(argv, on_terminal);
         if (status != 0) {
             // QEMU's own message is already on the terminal.
             out << "shell: " << argv[0] << " exited " << status << '\n';

@@ -29,10 +29,6 @@ GuestExit run_guest(const std::vector<std::string> &argv, const std::string &con
                     const std::string &stderr_log, const GuestLimits &limits,
                     std::ostream *live = nullptr);
 
-/// Runs argv with this process's terminal as its console (make shell) and waits: its exit
-/// status (128+N for a signal, 127 when it cannot be executed).
-int run_interactive(const std::vector<std::string> &argv);
-
 /// guest.json of a run folder, and back.
 std::string guest_exit_to_json(const GuestExit &exit);
 GuestExit guest_exit_from_json(const std::string &text);

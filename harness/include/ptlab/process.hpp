@@ -15,6 +15,7 @@ struct ProcessOptions {
     std::filesystem::path cwd;              ///< empty: this process's
     std::map<std::string, std::string> env; ///< added to (or replacing in) the environment
     std::filesystem::path stdin_file;       ///< empty: /dev/null
+    bool terminal = false;                  ///< stdin too is this process's (make shell)
     std::filesystem::path stdout_file;      ///< stdout alone into this file (truncated)
     bool merge_stderr = false;              ///< capture_process(): stderr too
     std::filesystem::path log;              ///< stdout and stderr appended here
