@@ -17,10 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 MatrixCell run_cell(const Layout &layout, const MatrixRequest &request,
                     const std::pair<std::string, std::string> &step, const std::string &config,
                     const Progress &progress) {

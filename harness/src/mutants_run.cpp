@@ -18,10 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 /// The patch as a commit on rev, HEAD put back. The lab's fixed committer makes the sha
 /// the same on every run, so a mutant built once is not built again.
 std::string throwaway_commit(const Layout &layout, const std::string &rev, const fs::path &patch,

@@ -38,6 +38,10 @@ std::vector<std::string> last_lines(const std::filesystem::path &path, std::size
 
 } // namespace
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 std::string elapsed_text(double seconds) {
     const long s = static_cast<long>(seconds + 0.5);
     char text[32];

@@ -336,6 +336,15 @@ Summary summary_from_verdict(const Verdict &verdict, const std::string &title) {
     return s;
 }
 
+void print_splat_groups(std::ostream &out, const std::vector<SplatGroup> &groups) {
+    for (const auto &group : groups) {
+        out << "splat " << group_heading(group) << '\n';
+        for (const auto &line : splat_shown_lines(group.first, excerpt_lines_shown)) {
+            out << "    " << line << '\n';
+        }
+    }
+}
+
 void print_report(std::ostream &out, const Summary &summary) {
     if (!summary.title.empty()) {
         out << "== " << summary.title << " ==\n";
@@ -378,12 +387,7 @@ void print_report(std::ostream &out, const Summary &summary) {
 
     print_exec_output(out, summary);
     const auto groups = group_splats(summary.splats);
-    for (const auto &group : groups) {
-        out << "splat " << group_heading(group) << '\n';
-        for (const auto &line : splat_shown_lines(group.first, excerpt_lines_shown)) {
-            out << "    " << line << '\n';
-        }
-    }
+    print_splat_groups(out, groups);
     for (const auto &splat : summary.allowed_splats) {
         out << (splat.expected.empty() ? "allowed splat (informational) " : "expected splat ")
             << splat_heading(splat) << '\n';

@@ -128,12 +128,7 @@ int report_shell_console(const std::string &console_log, std::ostream &out) {
     }
     out << "shell: " << groups.size() << " kind(s) of splat in the console (" << console_log
         << "):\n";
-    for (const auto &group : groups) {
-        out << "splat " << group_heading(group) << '\n';
-        for (const auto &line : splat_shown_lines(group.first, 12)) {
-            out << "    " << line << '\n';
-        }
-    }
+    print_splat_groups(out, groups);
     return 1;
 }
 

@@ -192,11 +192,17 @@ TEST(Machine, CommandLineHasNoImplicitDevices) {
     EXPECT_EQ(shell[std::size_t(9)], "2048");
 }
 
-TEST(Machine, AShellKeepsItsConsoleThroughALoggedChardev) {
-    const Machine m = load_machine(PTLAB_MACHINE_JSON);
+/// The least a guest needs: a kernel and an initramfs, nothing else asked.
+GuestRequest bare_request() {
     GuestRequest request;
     request.kernel = "Image";
     request.initrd = "initrd";
+    return request;
+}
+
+TEST(Machine, AShellKeepsItsConsoleThroughALoggedChardev) {
+    const Machine m = load_machine(PTLAB_MACHINE_JSON);
+    GuestRequest request = bare_request();
     request.interactive = true;
     request.console_log = "/runs/shell/console.log";
     const auto argv = qemu_argv(m, request);
@@ -220,9 +226,7 @@ TEST(ShellConsole, ItsSplatsAreTheVerdictNoPlanRan) {
 
 TEST(Machine, ASharedFolderIsOne9pDeviceOnlyWhenAsked) {
     const Machine m = load_machine(PTLAB_MACHINE_JSON);
-    GuestRequest request;
-    request.kernel = "Image";
-    request.initrd = "initrd";
+    GuestRequest request = bare_request();
     const auto plain = qemu_argv(m, request);
     EXPECT_EQ(std::find(plain.begin(), plain.end(), "-fsdev"), plain.end());
     request.share = "/home/me/a,b";

@@ -5,6 +5,7 @@
 
 #include "ptlab/process.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <iosfwd>
@@ -53,6 +54,8 @@ private:
 
 /// "1m02s", "9s"
 std::string elapsed_text(double seconds);
+/// Seconds of wall time since start (steady clock), for elapsed_text().
+double seconds_since(std::chrono::steady_clock::time_point start);
 
 /// "-jN" for the machine's CPUs.
 std::string make_jobs();

@@ -4,6 +4,7 @@
 #include "ptlab/ktap.hpp"
 #include "ptlab/run.hpp"
 #include "ptlab/splat.hpp"
+#include "ptlab/splat_groups.hpp"
 
 #include <iosfwd>
 #include <map>
@@ -51,6 +52,9 @@ Counts count_summary(const Summary &summary);
 Summary summary_from_verdict(const Verdict &verdict, const std::string &title);
 
 /// Text report; the last line is exactly "<N> passed, <M> failed".
+/// "splat [kind] line N: ... xC, ..." for each group, then its header and call trace.
+void print_splat_groups(std::ostream &out, const std::vector<SplatGroup> &groups);
+
 void print_report(std::ostream &out, const Summary &summary);
 
 std::string summary_to_json(const Summary &summary);
