@@ -5,7 +5,7 @@
 
 export PTLAB := $(CURDIR)/build/harness/ptlab
 
-.PHONY: help deps source harness kernel stress rootfs run shell test test-full check lint matrix mutants bisect bench compare fresh-check clean distclean
+.PHONY: help deps source harness kernel stress rootfs run shell test test-full check lint matrix mutants bisect bench compare fresh-check lava-up lava-down test-lava clean distclean
 
 help:
 	@echo "make deps       install Debian packages, fetch busybox-static:arm64"
@@ -23,6 +23,9 @@ help:
 	@echo "make bisect     GOOD=<rev> BAD=<rev> CONFIG=<name> PLANS=<plans> [SERIES=<dir>]"
 	@echo "make bench      series-base vs series-head fault throughput and lock contention (CONFIG)"
 	@echo "make compare    [A=<results> B=<results>] what changed between two runs (default: the last two)"
+	@echo "make lava-up    a local LAVA instance (root; LAVA_DEVICES=2): then make matrix ENGINE=lava"
+	@echo "make lava-down  stop what make lava-up started"
+	@echo "make test-lava  lava-up, two cells through LAVA and locally: the verdicts must agree"
 	@echo "make fresh-check  make deps, builds and a boot inside a clean Debian 12 root (root only)"
 	@echo "configs: $(notdir $(basename $(wildcard configs/geometry/*.config)))"
 	@if [ -x "$(PTLAB)" ]; then echo "variables (default):"; "$(PTLAB)" knobs; \
@@ -67,6 +70,16 @@ matrix: source harness
 
 mutants: source harness
 	@"$(PTLAB)" mutants
+
+lava-up: harness
+	@scripts/lava-up.sh
+
+lava-down:
+	@scripts/lava-down.sh
+
+# The "lava: " rows of make test-full: lava-up, the engines agree, lava-down.
+test-lava: deps harness
+	@"$(PTLAB)" test --full --only '^lava: '
 
 bisect: source harness
 	@"$(PTLAB)" bisect

@@ -15,6 +15,8 @@ PACKAGES=(
 	qemu-system-arm qemu-efi-aarch64
 	# userspace: host harness and the static aarch64 stress tool
 	g++ g++-aarch64-linux-gnu cmake libgtest-dev nlohmann-json3-dev libcli11-dev
+	# ENGINE=lava: LAVA's jobs and logs are YAML (lava-up installs LAVA itself)
+	libyaml-cpp-dev
 	# lint (checkpatch.pl is perl)
 	shellcheck clang-format
 	# make test: the fresh-machine check builds a clean Debian root

@@ -1,6 +1,7 @@
 #include "ptlab/boot.hpp"
 
 #include "ptlab/kselftest.hpp"
+#include "ptlab/lava_run.hpp"
 
 #include "ptlab/expect.hpp"
 #include "ptlab/geometry.hpp"
@@ -179,8 +180,8 @@ BuiltKernel prebuilt_kernel(const Layout &layout, const Request &request) {
     return kernel;
 }
 
-int boot_kernel(const Layout &layout, const Request &request, const BuiltKernel &kernel,
-                std::ostream &out, const Progress &progress) {
+RunGuestArgs prepare_boot(const Layout &layout, const Request &request, const BuiltKernel &kernel,
+                          const Progress &progress) {
     need_guest_userspace(layout);
     write_promises(layout, request, kernel.dir);
     write_initramfs(layout, kernel.dir, guest_extras(layout, request, kernel, progress));
@@ -192,6 +193,15 @@ int boot_kernel(const Layout &layout, const Request &request, const BuiltKernel 
     args.live = request.verbose;
     args.label = label_of(request, kernel.step_name);
     args.promises = {kernel.dir.expect_json().string(), kernel.dir.config().string()};
+    return args;
+}
+
+int boot_kernel(const Layout &layout, const Request &request, const BuiltKernel &kernel,
+                std::ostream &out, const Progress &progress) {
+    const RunGuestArgs args = prepare_boot(layout, request, kernel, progress);
+    if (request.engine == engine_lava) {
+        return lava_boot(layout, request, args, out, progress);
+    }
     progress.say("boot " + request.config + "-" + request.flavour + " @ " + kernel.step_name +
                  ": plans " + plans_dirname(request.plans));
     return run_guest_cmd(args, out, progress.stream());
@@ -221,6 +231,10 @@ int build_and_boot(const Layout &layout, const Request &request, std::ostream &o
 
 int build_and_shell(const Layout &layout, const Request &request, std::ostream &out,
                     const Progress &progress) {
+    if (request.engine == engine_lava) {
+        throw std::runtime_error("make shell gives this terminal to a guest here: ENGINE=lava "
+                                 "runs boots as jobs (make run ENGINE=lava EXEC=... instead)");
+    }
     const BuiltKernel kernel = kernel_for(layout, request, progress);
     need_guest_userspace(layout);
     write_promises(layout, request, kernel.dir);

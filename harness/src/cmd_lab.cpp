@@ -6,6 +6,7 @@
 #include "ptlab/compare.hpp"
 #include "ptlab/kernel_build.hpp"
 #include "ptlab/lab_test.hpp"
+#include "ptlab/lava_run.hpp"
 #include "ptlab/layout.hpp"
 #include "ptlab/lines.hpp"
 #include "ptlab/matrix.hpp"
@@ -140,6 +141,24 @@ public:
         const MatrixRequest m = matrix_request_from(process_env(), layout);
         return run_matrix(layout, m, out, Progress(err, m.boot.verbose));
     }
+};
+
+class LavaStatusCommand final : public Command {
+public:
+    void add(CLI::App &app) override {
+        sub_ = app.add_subcommand("lava-status", "the LAVA instance ENGINE=lava uses (LAVA_URL, "
+                                                 "else make lava-up's): version and devices");
+        sub_->add_option("--wait", wait_, "seconds to wait for it to answer")
+            ->check(CLI::Range(0, 3600));
+    }
+    int run(std::ostream &out, [[maybe_unused]] std::ostream &err) override {
+        const Layout layout = lab_layout();
+        const Request r = request_from(process_env(), layout);
+        return lava_status(lava_instance(layout, r.lava), wait_, out);
+    }
+
+private:
+    int wait_ = 0;
 };
 
 class MutantsCommand final : public Command {
@@ -330,6 +349,7 @@ void add_lab_commands(Commands &into) {
     into.push_back(std::make_unique<BisectStepCommand>());
     into.push_back(std::make_unique<BisectCommand>());
     into.push_back(std::make_unique<MatrixCommand>());
+    into.push_back(std::make_unique<LavaStatusCommand>());
     into.push_back(std::make_unique<MutantsCommand>());
     into.push_back(std::make_unique<BenchCommand>());
     into.push_back(std::make_unique<TestCommand>());

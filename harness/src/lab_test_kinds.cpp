@@ -2,6 +2,7 @@
 
 #include "ptlab/gtest_import.hpp"
 #include "ptlab/lines.hpp"
+#include "ptlab/matrix.hpp"
 #include "ptlab/process.hpp"
 #include "ptlab/request.hpp"
 #include "ptlab/result.hpp"
@@ -272,6 +273,62 @@ void run_mutants(const CheckSpec &check, const CheckPlaces &places, TestResult &
     }
 }
 
+/// engines-agree: the same cells through `ptlab matrix` here and with ENGINE=lava; each
+/// cell one subtest, passing when LAVA ran its job and both verdicts and counts agree.
+void run_engines_agree(const CheckSpec &check, const CheckPlaces &places, TestResult &result) {
+    std::map<std::string, nlohmann::json> runs;
+    for (const char *engine : {engine_local, engine_lava}) {
+        CheckSpec with_engine = check;
+        with_engine.fields["env"]["ENGINE"] = engine;
+        const Captured got = run_ptlab(with_engine, places, {"matrix"});
+        const auto json_file = places.layout.matrix_results() / "matrix.json";
+        result.diagnostics.push_back(std::string("ENGINE=") + engine + ":");
+        keep_output(result, got.out);
+        if (!std::filesystem::exists(json_file)) {
+            fail(result, std::string("ENGINE=") + engine + ": ptlab matrix exited " +
+                             std::to_string(got.status) + " with no matrix.json");
+            return;
+        }
+        runs[engine] = nlohmann::json::parse(read_text_file(json_file));
+        std::filesystem::copy_file(json_file,
+                                   places.results / (std::string("matrix-") + engine + ".json"),
+                                   std::filesystem::copy_options::overwrite_existing);
+    }
+    const auto &lava = runs[engine_lava].at("cells");
+    for (const auto &cell : lava) {
+        TestResult sub;
+        sub.name = cell.value("step", "?") + " x " + cell.value("config", "?");
+        const std::string job = cell.contains("lava") ? cell["lava"].value("job", "") : "";
+        sub.status = job.empty() ? Status::Fail : Status::Pass;
+        sub.diagnostics.push_back("LAVA job " + (job.empty() ? "none" : job) + ": " +
+                                  cell.value("outcome", "?") + " " +
+                                  std::to_string(cell.value("passed", 0)) + "/" +
+                                  std::to_string(cell.value("failed", 0)) + "/" +
+                                  std::to_string(cell.value("skipped", 0)));
+        nlohmann::json one = {{"cells", nlohmann::json::array({cell})}};
+        nlohmann::json local_one = {{"cells", nlohmann::json::array()}};
+        for (const auto &c : runs[engine_local].at("cells")) {
+            if (c.value("step", "") == cell.value("step", "") &&
+                c.value("config", "") == cell.value("config", "")) {
+                local_one["cells"].push_back(c);
+            }
+        }
+        for (const auto &line : matrix_disagreements(local_one, one)) {
+            sub.status = Status::Fail;
+            sub.diagnostics.push_back("local vs LAVA: " + line);
+        }
+        result.status = sub.status == Status::Fail ? Status::Fail : result.status;
+        result.subtests.push_back(std::move(sub));
+    }
+    if (lava.size() != runs[engine_local].at("cells").size()) {
+        fail(result, "LAVA ran " + std::to_string(lava.size()) + " cells, the local engine " +
+                         std::to_string(runs[engine_local].at("cells").size()));
+    }
+    if (result.subtests.empty()) {
+        fail(result, "no cell ran");
+    }
+}
+
 /// The folder's *.patch, in order, as one mbox (what `cat *.patch` or `git format-patch
 /// --stdout` gives).
 std::filesystem::path mbox_of_folder(const std::string &folder, const std::filesystem::path &to) {
@@ -404,6 +461,11 @@ const std::vector<CheckKind> &check_kinds() {
          {"reason", "report_matches"},
          {},
          run_expect_failure},
+        {"engines-agree",
+         "ptlab matrix here and with ENGINE=lava: the same verdicts and counts",
+         {"env"},
+         {},
+         run_engines_agree},
         {"mutants",
          "ptlab mutants: every cell caught as the catalogue states",
          {},

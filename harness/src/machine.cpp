@@ -61,20 +61,28 @@ Machine load_machine(const std::filesystem::path &path) {
     return m;
 }
 
+int guest_memory_mib(const Machine &machine, const GuestRequest &request) {
+    if (request.memory_mib > 0) {
+        return request.memory_mib;
+    }
+    const auto it = machine.memory_mib.find(request.page_size);
+    if (it == machine.memory_mib.end()) {
+        throw std::runtime_error("the machine has no memory_mib for " + request.page_size +
+                                 " pages");
+    }
+    return it->second;
+}
+
+std::string guest_command_line(const Machine &machine, const GuestRequest &request) {
+    return request.append.empty() ? machine.kernel_cmdline
+                                  : machine.kernel_cmdline + " " + request.append;
+}
+
+int guest_smp(const Machine &machine, const GuestRequest &request) {
+    return request.smp > 0 ? request.smp : machine.smp;
+}
+
 std::vector<std::string> qemu_argv(const Machine &machine, const GuestRequest &request) {
-    int memory = request.memory_mib;
-    if (memory == 0) {
-        const auto it = machine.memory_mib.find(request.page_size);
-        if (it == machine.memory_mib.end()) {
-            throw std::runtime_error("the machine has no memory_mib for " + request.page_size +
-                                     " pages");
-        }
-        memory = it->second;
-    }
-    std::string append = machine.kernel_cmdline;
-    if (!request.append.empty()) {
-        append += " " + request.append;
-    }
     std::vector<std::string> argv = {machine.binary,
                                      "-nodefaults",
                                      "-machine",
@@ -82,9 +90,9 @@ std::vector<std::string> qemu_argv(const Machine &machine, const GuestRequest &r
                                      "-cpu",
                                      machine.cpu,
                                      "-smp",
-                                     std::to_string(request.smp > 0 ? request.smp : machine.smp),
+                                     std::to_string(guest_smp(machine, request)),
                                      "-m",
-                                     std::to_string(memory),
+                                     std::to_string(guest_memory_mib(machine, request)),
                                      "-bios",
                                      machine.firmware,
                                      "-kernel",
@@ -92,7 +100,7 @@ std::vector<std::string> qemu_argv(const Machine &machine, const GuestRequest &r
                                      "-initrd",
                                      request.initrd,
                                      "-append",
-                                     append,
+                                     guest_command_line(machine, request),
                                      "-no-reboot",
                                      "-display",
                                      "none",

@@ -52,6 +52,9 @@ std::string cell_text(const MatrixCell &c) {
     std::ostringstream s;
     s << (c.outcome == "pass" ? "PASS " : "FAIL ") << c.passed << "/" << c.failed << "/"
       << c.skipped;
+    if (!c.lava_job.empty()) {
+        s << " #" << c.lava_job;
+    }
     return s.str();
 }
 
@@ -133,7 +136,9 @@ void print_matrix(std::ostream &out, const std::vector<MatrixCell> &cells) {
         }
         out << "\n";
     }
-    out << "(cells: PASS|FAIL passed/failed/skipped)\n";
+    const bool lava = std::any_of(cells.begin(), cells.end(),
+                                  [](const MatrixCell &c) { return !c.lava_job.empty(); });
+    out << "(cells: PASS|FAIL passed/failed/skipped" << (lava ? " #LAVA job" : "") << ")\n";
     int pass = 0;
     int fail = 0;
     for (const auto &c : cells) {
@@ -142,7 +147,9 @@ void print_matrix(std::ostream &out, const std::vector<MatrixCell> &cells) {
         } else {
             ++fail;
             out << "  " << c.step << " x " << c.config << ": " << c.outcome
-                << (c.reason.empty() ? "" : " (" + c.reason + ")") << "\n";
+                << (c.reason.empty() ? "" : " (" + c.reason + ")")
+                << (c.lava_job.empty() ? "" : ", LAVA job " + c.lava_job + " " + c.lava_health)
+                << "\n";
         }
     }
     if (const auto differences = matrix_differences(cells); !differences.empty()) {
@@ -183,6 +190,36 @@ std::vector<std::string> matrix_differences(const std::vector<MatrixCell> &cells
     return lines;
 }
 
+std::vector<std::string> matrix_disagreements(const nlohmann::json &a, const nlohmann::json &b) {
+    const auto key = [](const nlohmann::json &c) {
+        return c.value("step", "?") + " x " + c.value("config", "?");
+    };
+    std::map<std::string, nlohmann::json> theirs;
+    for (const auto &c : b.at("cells")) {
+        theirs[key(c)] = c;
+    }
+    std::vector<std::string> lines;
+    for (const auto &mine : a.at("cells")) {
+        const auto it = theirs.find(key(mine));
+        if (it == theirs.end()) {
+            lines.push_back(key(mine) + ": only in the first");
+            continue;
+        }
+        for (const char *field : {"outcome", "passed", "failed", "skipped", "plans"}) {
+            if (mine.value(field, nlohmann::json()) != it->second.value(field, nlohmann::json())) {
+                lines.push_back(key(mine) + ": " + field + " " +
+                                mine.value(field, nlohmann::json()).dump() + " vs " +
+                                it->second.value(field, nlohmann::json()).dump());
+            }
+        }
+        theirs.erase(it);
+    }
+    for (const auto &[k, _] : theirs) {
+        lines.push_back(k + ": only in the second");
+    }
+    return lines;
+}
+
 std::string matrix_to_json(const std::vector<MatrixCell> &cells) {
     nlohmann::json j = nlohmann::json::array();
     for (const auto &c : cells) {
@@ -200,6 +237,9 @@ std::string matrix_to_json(const std::vector<MatrixCell> &cells) {
              {"skipped", c.skipped},
              {"seconds", c.seconds < 0 ? nlohmann::json(nullptr) : nlohmann::json(c.seconds)},
              {"plans", plans}});
+        if (!c.lava_job.empty()) {
+            j.back()["lava"] = {{"job", c.lava_job}, {"health", c.lava_health}};
+        }
     }
     return nlohmann::json{{"cells", j}}.dump(2) + "\n";
 }
@@ -218,6 +258,11 @@ void write_matrix_junit(std::ostream &out, const std::vector<MatrixCell> &cells)
         out << "  <testsuite name=\"" << xml_escape(suite) << "\" tests=\"" << c.plans.size() + 1
             << "\" failures=\"" << failures + (cell_failed ? 1 : 0) << "\" skipped=\"" << skipped
             << "\">\n";
+        if (!c.lava_job.empty()) {
+            out << "    <properties><property name=\"lava_job\" value=\"" << xml_escape(c.lava_job)
+                << "\"/><property name=\"lava_health\" value=\"" << xml_escape(c.lava_health)
+                << "\"/></properties>\n";
+        }
         out << "    <testcase classname=\"" << xml_escape(suite) << "\" name=\"verdict\"";
         if (cell_failed) {
             out << "><failure message=\"" << xml_escape(c.outcome + ": " + c.reason)

@@ -47,12 +47,19 @@ const std::vector<Knob> &knobs() {
         {"V", "0", "1: builds and the console live"},
         {"PREBUILT", "0", "1: boot the kernel as built, build nothing"},
         {"PTLAB_MACHINE", "", "another machine description than configs/machine/arm64.json"},
+        {"ENGINE", "local", "local (QEMU here) or lava (jobs on a LAVA instance: make lava-up)"},
+        {"LAVA_URL", "", "ENGINE=lava: a remote instance, https://lava.example.org/"},
+        {"LAVA_USER", "", "ENGINE=lava: the owner of LAVA_TOKEN"},
+        {"LAVA_TOKEN", "", "ENGINE=lava: an API token of LAVA_USER on LAVA_URL"},
+        {"LAVA_DEVICE_TYPE", "qemu", "ENGINE=lava: the device type the jobs ask for"},
+        {"LAVA_ARTIFACTS_URL", "", "ENGINE=lava: the URL build/lava/artifacts is served at"},
         {"GOOD", "", "make bisect: the good revision (series-base with SERIES)"},
         {"BAD", "", "make bisect: the bad revision (SERIES's last patch with SERIES)"},
         {"SERIES", "", "make bisect: patches on series-base: a folder, an mbox or a thread (b4)"},
         {"BISECT_REPEAT", "2", "make bisect: runs a failing step must fail, for the same reason"},
         {"CONFIGS", "", "make matrix, make mutants: only these configs (default: all)"},
         {"MATRIX_PLANS", "boot audit thp efi kvm", "make matrix: the plans of each cell"},
+        {"MATRIX_STEPS", "", "make matrix: only these steps (series-head, a commit; default: all)"},
         {"MATRIX_STRESS_SECONDS", "10", "make matrix: seconds per stress workload per cell"},
         {"MUTANTS", "", "make mutants: only these (tests/mutants/catalogue.json names)"},
         {"BASE", "series-base", "make bench: the baseline step"},
@@ -186,6 +193,28 @@ void read_share(const Getenv &env, Request &r) {
     r.share = fs::canonical(share).string();
 }
 
+/// ENGINE and the LAVA instance: a remote one needs its URL, token and artifact URL together.
+void read_engine(const Getenv &env, Request &r) {
+    r.engine = knob_value(env, "ENGINE");
+    if (r.engine != engine_local && r.engine != engine_lava) {
+        throw KnobError("ENGINE must be local or lava, not '" + r.engine + "'");
+    }
+    r.lava = {knob_value(env, "LAVA_URL"), knob_value(env, "LAVA_USER"),
+              knob_value(env, "LAVA_TOKEN"), knob_value(env, "LAVA_DEVICE_TYPE"),
+              knob_value(env, "LAVA_ARTIFACTS_URL")};
+    if (r.engine != engine_lava) {
+        return;
+    }
+    if (!r.share.empty()) {
+        throw KnobError("SHARE is a folder of this machine: ENGINE=lava cannot mount it");
+    }
+    if (!r.lava.url.empty() &&
+        (r.lava.user.empty() || r.lava.token.empty() || r.lava.artifacts_url.empty())) {
+        throw KnobError("LAVA_URL needs LAVA_USER, LAVA_TOKEN and LAVA_ARTIFACTS_URL (where "
+                        "the workers download build/lava/artifacts from)");
+    }
+}
+
 } // namespace
 
 Request request_from(const Getenv &env, const Layout &layout) {
@@ -228,6 +257,7 @@ Request request_from(const Getenv &env, const Layout &layout) {
     r.verbose = knob_value(env, "V") == "1";
     r.prebuilt = knob_value(env, "PREBUILT") == "1";
     read_share(env, r);
+    read_engine(env, r);
     return r;
 }
 
@@ -246,7 +276,13 @@ std::map<std::string, std::string> request_env(const Request &r) {
             {"PREBUILT", r.prebuilt ? "1" : "0"},
             {"EXEC", r.exec},
             {"SHARE", r.share},
-            {"SHARE_RO", r.share_read_only ? "1" : "0"}};
+            {"SHARE_RO", r.share_read_only ? "1" : "0"},
+            {"ENGINE", r.engine},
+            {"LAVA_URL", r.lava.url},
+            {"LAVA_USER", r.lava.user},
+            {"LAVA_TOKEN", r.lava.token},
+            {"LAVA_DEVICE_TYPE", r.lava.device_type},
+            {"LAVA_ARTIFACTS_URL", r.lava.artifacts_url}};
 }
 
 } // namespace ptlab

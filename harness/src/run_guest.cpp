@@ -64,7 +64,9 @@ private:
     int fd_ = -1;
 };
 
-GuestRequest request_of(const RunGuestArgs &args) {
+} // namespace
+
+GuestRequest guest_request_of(const RunGuestArgs &args) {
     for (const auto *file : {&args.kernel, &args.initrd}) {
         if (!fs::is_regular_file(*file)) {
             throw std::runtime_error(*file + " not found");
@@ -86,6 +88,8 @@ GuestRequest request_of(const RunGuestArgs &args) {
     return request;
 }
 
+namespace {
+
 Machine machine_of(const RunGuestArgs &args) {
     Machine machine = load_machine(args.machine);
     if (!args.qemu_binary.empty()) {
@@ -103,10 +107,13 @@ std::string wall_text(double s) { // "152.2s", as the guest-ran line always read
     return o.str();
 }
 
-int judge_into(const RunGuestArgs &args, const RunFiles &files, const GuestExit &exit,
-               std::ostream &out) {
+} // namespace
+
+int judge_console(const RunGuestArgs &args, const std::optional<GuestExit> &exit, bool timed_out,
+                  std::ostream &out) {
+    const RunFiles files = run_files(args.run_dir);
     RunOptions options;
-    options.timed_out = exit.timed_out;
+    options.timed_out = timed_out;
     options.qemu = exit;
     options.allowed_kinds.insert(args.allow.begin(), args.allow.end());
     apply_promise_files(args.promises, options);
@@ -115,8 +122,6 @@ int judge_into(const RunGuestArgs &args, const RunFiles &files, const GuestExit 
     return report_run(verdict, label, {files.result_json, files.result_xml}, files.result_ktap,
                       out);
 }
-
-} // namespace
 
 int report_shell_console(const std::string &console_log, std::ostream &out) {
     const std::vector<std::string> raw =
@@ -141,7 +146,7 @@ RunFiles run_files(const std::string &run_dir) {
 
 int run_guest_cmd(const RunGuestArgs &args, std::ostream &out, std::ostream &err) {
     const Machine machine = machine_of(args);
-    const std::vector<std::string> argv = qemu_argv(machine, request_of(args));
+    const std::vector<std::string> argv = qemu_argv(machine, guest_request_of(args));
     if (args.shell) {
         err << "shell: 'poweroff -f' in the guest leaves (or Ctrl-A X, QEMU's monitor)\n";
         if (!args.run_dir.empty()) {
@@ -174,7 +179,7 @@ int run_guest_cmd(const RunGuestArgs &args, std::ostream &out, std::ostream &err
     write_output(files.guest_json, [&](std::ostream &o) { o << guest_exit_to_json(exit); });
     err << "guest ran " << wall_text(exit.wall_seconds) << " (first KTAP line after "
         << (exit.first_ktap_seconds ? wall_text(*exit.first_ktap_seconds) : "-") << ")\n";
-    const int rc = judge_into(args, files, exit, out);
+    const int rc = judge_console(args, exit, exit.timed_out, out);
     out.flush();
     err << "console log: " << files.console_log << '\n';
     return rc;

@@ -8,6 +8,7 @@
 #include "ptlab/layout.hpp"
 #include "ptlab/phase.hpp"
 #include "ptlab/request.hpp"
+#include "ptlab/run_guest.hpp"
 
 #include <iosfwd>
 #include <string>
@@ -29,7 +30,13 @@ std::string plan_cmdline(const Request &request, const std::string &step_name);
 /// The stress tool and the base initramfs, built by their glue scripts when out of date.
 void build_guest_userspace(const Layout &layout);
 
-/// Boots an already built kernel with the request's plans. 0 pass, 1 fail.
+/// Everything a boot of the built kernel needs but the guest itself: the promises, the
+/// per-kernel initramfs, and the run's files, command line and judge's settings.
+RunGuestArgs prepare_boot(const Layout &layout, const Request &request, const BuiltKernel &kernel,
+                          const Progress &progress);
+
+/// Boots an already built kernel with the request's plans, here or as a LAVA job (ENGINE).
+/// 0 pass, 1 fail.
 int boot_kernel(const Layout &layout, const Request &request, const BuiltKernel &kernel,
                 std::ostream &out, const Progress &progress);
 

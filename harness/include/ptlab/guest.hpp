@@ -19,7 +19,7 @@ struct GuestLimits {
     std::chrono::milliseconds after_end{std::chrono::seconds(15)};
     /// Between SIGTERM and SIGKILL.
     std::chrono::milliseconds kill_grace{std::chrono::seconds(5)};
-    std::string end_marker = "PTLAB-END";
+    std::string end_marker = guest_end_marker;
 };
 
 /// Runs argv with stdin from /dev/null, stdout (the console) appended to console_log and, when

@@ -79,6 +79,11 @@ struct Layout {
     [[nodiscard]] fs::path mutants_results() const { return results() / "mutants"; }
     /// ... and a copy of each finished run, <kind>-<UTC time>, for make compare.
     [[nodiscard]] fs::path results_history() const { return results() / "history"; }
+    /// make lava-up's instance: its database, logs and PIDs, the client's settings (with the
+    /// token, never committed), and the files its jobs fetch.
+    [[nodiscard]] fs::path lava() const { return build / "lava"; }
+    [[nodiscard]] fs::path lava_client() const { return lava() / "client"; }
+    [[nodiscard]] fs::path lava_artifacts() const { return lava() / "artifacts"; }
     [[nodiscard]] fs::path base_initramfs() const { return build / "rootfs/base.cpio.gz"; }
     [[nodiscard]] fs::path gen_init_cpio() const { return build / "tools/gen_init_cpio"; }
     /// A git worktree of build/linux where the upstream selftests of a step are built.

@@ -41,6 +41,13 @@ struct GuestRequest {
 /// (ptlab.share=<tag>:<rw|ro> on its command line).
 inline constexpr const char *share_tag = "ptlab-share";
 
+/// The guest's memory: the request's, else the machine's for its page size.
+int guest_memory_mib(const Machine &machine, const GuestRequest &request);
+/// The kernel command line: the machine's, then the request's words.
+std::string guest_command_line(const Machine &machine, const GuestRequest &request);
+/// The guest's CPUs: the request's, else the machine's.
+int guest_smp(const Machine &machine, const GuestRequest &request);
+
 /// The full argv. -nodefaults: no NIC (whose option ROM comes from a package the lab does not
 /// need), no drive, no monitor; the console is the board's UART on stdio.
 std::vector<std::string> qemu_argv(const Machine &machine, const GuestRequest &request);

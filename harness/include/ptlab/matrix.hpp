@@ -6,6 +6,8 @@
 #include "ptlab/phase.hpp"
 #include "ptlab/request.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <iosfwd>
 #include <map>
 #include <string>
@@ -24,6 +26,8 @@ struct MatrixCell {
     double seconds = -1; ///< wall time of build + boot, when known
     std::vector<std::pair<std::string, std::string>> plans; ///< plan name -> status
     std::map<std::string, std::string> tests; ///< "plan/test" -> status, a plan's own tests
+    std::string lava_job;                     ///< ENGINE=lava: the job's id ...
+    std::string lava_health; ///< ... and how LAVA says it ended (Complete, Incomplete, ...)
 };
 
 /// The tests whose result differs between the first and the last step of each config
@@ -48,11 +52,19 @@ struct MatrixRequest {
     std::vector<std::string> configs; ///< CONFIGS: every geometry by default
     Request boot;                     ///< MATRIX_PLANS as its plans; flavour, timeout, ...
     int stress_seconds = 0;           ///< MATRIX_STRESS_SECONDS, per workload per cell
+    std::vector<std::string> steps;   ///< MATRIX_STEPS: only these rows; empty: all
 };
 MatrixRequest matrix_request_from(const Getenv &env, const Layout &layout);
 
-/// The rows: series-base, then each commit up to series-head, labelled "2/4 <sha>".
-std::vector<std::pair<std::string, std::string>> matrix_steps(const Layout &layout);
+/// The rows: series-base, then each commit up to series-head, labelled "2/4 <sha>"; with
+/// only, the ones those revisions name.
+std::vector<std::pair<std::string, std::string>>
+matrix_steps(const Layout &layout, const std::vector<std::string> &only = {});
+
+/// Where two runs of the same cells (matrix.json's "cells": the local engine's and LAVA's)
+/// disagree: a cell's outcome, its counts or a plan's status; a cell one of them lacks.
+/// Empty when they agree.
+std::vector<std::string> matrix_disagreements(const nlohmann::json &a, const nlohmann::json &b);
 
 /// Every step x every config: built (a failure is the cell's outcome), booted, judged. Prints
 /// the table and writes results/matrix.{json,xml}; 0 when every cell passed.

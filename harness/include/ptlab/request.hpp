@@ -33,6 +33,20 @@ struct Knob {
 const std::vector<Knob> &knobs();
 void print_knobs(std::ostream &out);
 
+/// Where boots run: this machine's QEMU, or jobs on a LAVA instance.
+inline constexpr const char *engine_local = "local";
+inline constexpr const char *engine_lava = "lava";
+
+/// A LAVA instance (ENGINE=lava): given by LAVA_URL and LAVA_TOKEN, else the local one of
+/// `make lava-up` (url empty here: its client settings are in build/lava).
+struct LavaSettings {
+    std::string url;           ///< LAVA_URL: "https://lava.example.org/"
+    std::string user;          ///< LAVA_USER: the token's owner
+    std::string token;         ///< LAVA_TOKEN
+    std::string device_type;   ///< LAVA_DEVICE_TYPE
+    std::string artifacts_url; ///< LAVA_ARTIFACTS_URL: where build/lava/artifacts is served
+};
+
 struct Request {
     std::string config;
     std::string flavour;
@@ -49,8 +63,10 @@ struct Request {
     bool prebuilt = false;               ///< PREBUILT=1: boot what is built, build nothing
     /// EXEC: a shell command the guest runs after the plans, as the plan exec_plan.
     std::string exec;
-    std::string share;            ///< SHARE: a host folder, absolute, mounted at /share
-    bool share_read_only = false; ///< SHARE_RO=1
+    std::string share;                 ///< SHARE: a host folder, absolute, mounted at /share
+    bool share_read_only = false;      ///< SHARE_RO=1
+    std::string engine = engine_local; ///< ENGINE
+    LavaSettings lava;
 };
 
 /// Reads and checks the knobs; throws KnobError naming the knob and what is valid.

@@ -32,12 +32,17 @@ struct GuestExit {
     [[nodiscard]] bool killed_by_runner() const { return timed_out || killed_after_end; }
 };
 
+/// The console lines rootfs/init prints around the plans: what a run is judged between, what
+/// ends a local boot, and what a LAVA job waits for.
+inline constexpr const char *guest_start_marker = "PTLAB-START";
+inline constexpr const char *guest_end_marker = "PTLAB-END";
+
 struct RunOptions {
     bool timed_out = false;              ///< the runner killed QEMU on timeout
     std::optional<GuestExit> qemu;       ///< unknown for a bare console log
     std::set<std::string> allowed_kinds; ///< splat kinds that are informational only
-    std::string start_marker = "PTLAB-START";
-    std::string end_marker = "PTLAB-END";
+    std::string start_marker = guest_start_marker;
+    std::string end_marker = guest_end_marker;
     std::size_t tail_lines = 50;
     std::map<std::string, std::string> promised; ///< what the config at the step promises
     std::vector<Fact> host_facts;                ///< known on the host (the built .config)

@@ -3,8 +3,11 @@
 #pragma once
 
 #include "ptlab/command.hpp"
+#include "ptlab/machine.hpp"
+#include "ptlab/run.hpp"
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +37,15 @@ struct RunGuestArgs {
 /// Exit codes: 0 pass, 1 fail; throws on bad input (a missing file names its package).
 /// With shell and a run_dir, the console is kept there and judged once QEMU ends.
 int run_guest_cmd(const RunGuestArgs &args, std::ostream &out, std::ostream &err);
+
+/// What the machine is asked for: the files, memory, CPUs, command line and share of args.
+GuestRequest guest_request_of(const RunGuestArgs &args);
+
+/// The verdict on the console in args.run_dir (a local boot's, or a LAVA job's read back),
+/// written as result.{json,xml,ktap} and reported on out: 0 pass, 1 fail. exit is QEMU's
+/// when it ran here.
+int judge_console(const RunGuestArgs &args, const std::optional<GuestExit> &exit, bool timed_out,
+                  std::ostream &out);
 
 /// After make shell: the splats of its console, grouped, or that there was none. No plans
 /// ran, so only splats judge it: 1 when there is one, else 0.
