@@ -47,6 +47,13 @@ YAML::Node seconds(int s) {
     return n;
 }
 
+/// One entry of the job's "actions" list: {kind: body}.
+YAML::Node action(const char *kind, const YAML::Node &body) {
+    YAML::Node a;
+    a[kind] = body;
+    return a;
+}
+
 YAML::Node deploy_action(const LavaJobRequest &r) {
     YAML::Node deploy;
     deploy["to"] = "tmpfs";
@@ -57,9 +64,7 @@ YAML::Node deploy_action(const LavaJobRequest &r) {
         image(r.kernel_url,
               "-kernel {kernel} -append \"" + guest_command_line(r.machine, r.guest) + "\"");
     deploy["images"]["initrd"] = image(r.initrd_url, "-initrd {initrd}");
-    YAML::Node action;
-    action["deploy"] = deploy;
-    return action;
+    return action("deploy", deploy);
 }
 
 /// The boot is over when /init starts the plans: a kernel that never gets there is LAVA's
@@ -71,9 +76,7 @@ YAML::Node boot_action(const LavaJobRequest &r) {
     boot["media"] = "tmpfs";
     boot["timeout"] = seconds(r.timeout_seconds);
     boot["prompts"].push_back(guest_start_marker);
-    YAML::Node action;
-    action["boot"] = boot;
-    return action;
+    return action("boot", boot);
 }
 
 /// No shell in the guest to run LAVA's test overlay: a monitor watches the plans' KTAP. Its
@@ -92,9 +95,7 @@ YAML::Node test_action(const LavaJobRequest &r) {
     YAML::Node test;
     test["timeout"] = seconds(r.timeout_seconds);
     test["monitors"].push_back(monitor);
-    YAML::Node action;
-    action["test"] = test;
-    return action;
+    return action("test", test);
 }
 
 } // namespace

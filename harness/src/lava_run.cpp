@@ -312,7 +312,14 @@ void collect_lava_cells(const LavaClient &client, std::vector<LavaCell> &cells, 
             }
             cell.status = now;
             if (cell.status.finished()) {
-                collect(client, cell, out);
+                try {
+                    collect(client, cell, out);
+                } catch (const std::runtime_error &e) {
+                    // Finished, but its log cannot be had: as good as lost.
+                    cell.lost = true;
+                    cell.problem = std::string("LAVA job log not fetched: ") + e.what();
+                    progress.say(cell_line(cell) + cell.problem);
+                }
             }
         }
         if (const std::string counts = counts_line(cells); counts != last_counts) {

@@ -130,6 +130,10 @@ std::vector<MatrixCell> lava_cells(const Layout &layout, const MatrixRequest &re
             } catch (const PhaseFailed &) {
                 slot.stopped =
                     stopped_cell(step.first, config, "build failed", seconds_since(start));
+            } catch (const std::exception &e) {
+                progress.say(std::string("matrix: ") + e.what());
+                slot.stopped =
+                    stopped_cell(step.first, config, "boot failed", seconds_since(start));
             }
             slots.push_back(std::move(slot));
         }
