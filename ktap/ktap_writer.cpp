@@ -59,7 +59,7 @@ void write_result(std::ostream &out, const Node &node, int n, int depth) {
     const std::string name = escape(node.name);
     if (!node.children.empty()) {
         const std::string sub = indent + "    ";
-        out << sub << "KTAP version 1\n" << sub << "# Subtest: " << name << '\n';
+        out << sub << version_line << '\n' << sub << "# Subtest: " << name << '\n';
         out << sub << "1.." << node.children.size() << '\n';
         int i = 0;
         for (const auto &child : node.children) {
@@ -84,7 +84,7 @@ void write_result(std::ostream &out, const Node &node, int n, int depth) {
 
 void write_document(std::ostream &out, const std::vector<Node> &nodes,
                     const std::vector<std::string> &header) {
-    out << "KTAP version 1\n";
+    out << version_line << '\n';
     for (const auto &h : header) {
         write_diagnostic(out, "", h);
     }

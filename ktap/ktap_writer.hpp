@@ -36,7 +36,10 @@ void write_diagnostic(std::ostream &out, std::string_view indent, std::string_vi
 /// The result line of node numbered n at depth (four spaces each), its subtests first.
 void write_result(std::ostream &out, const Node &node, int n, int depth = 0);
 
-/// "KTAP version 1", header diagnostics, the plan, every result.
+/// The first line of every KTAP document, nested or not.
+inline constexpr const char *version_line = "KTAP version 1";
+
+/// version_line, header diagnostics, the plan, every result.
 void write_document(std::ostream &out, const std::vector<Node> &nodes,
                     const std::vector<std::string> &header = {});
 

@@ -1,5 +1,6 @@
 #include "ptlab/guest.hpp"
 
+#include "ktap_writer.hpp"
 #include "ptlab/lines.hpp"
 
 #include <nlohmann/json.hpp>
@@ -90,7 +91,7 @@ public:
 private:
     void look_at(std::string_view line, GuestExit &exit) {
         const std::string_view msg = trim(line);
-        if (!exit.first_ktap_seconds && msg.starts_with("KTAP version 1")) {
+        if (!exit.first_ktap_seconds && msg.starts_with(ktap::version_line)) {
             exit.first_ktap_seconds = seconds_since(start_);
         }
         if (!exit.end_marker_seen && msg.starts_with(limits_.end_marker) &&

@@ -1,5 +1,6 @@
 #include "ptlab/lab_test.hpp"
 
+#include "ktap_writer.hpp"
 #include "lab_test_kinds.hpp"
 #include "ptlab/geometry.hpp"
 #include "ptlab/lines.hpp"
@@ -164,7 +165,7 @@ std::string outcome_text(const TestResult &result) {
 void write_checks_ktap(const std::filesystem::path &file, const std::vector<TestResult> &results,
                        std::size_t planned) {
     std::ofstream out(file, std::ios::trunc);
-    out << "KTAP version 1\n1.." << planned << '\n';
+    out << ktap::version_line << "\n1.." << planned << '\n';
     write_ktap_results(out, results);
     if (!out) {
         throw std::runtime_error("cannot write " + file.string());

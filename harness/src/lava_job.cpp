@@ -1,4 +1,6 @@
 #include "ptlab/lava.hpp"
+
+#include "ktap_writer.hpp"
 #include "ptlab/run.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -87,7 +89,7 @@ YAML::Node boot_action(const LavaJobRequest &r) {
 YAML::Node test_action(const LavaJobRequest &r) {
     YAML::Node monitor;
     monitor["name"] = "ptlab";
-    monitor["start"] = "KTAP version 1";
+    monitor["start"] = ktap::version_line;
     monitor["end"] = std::string(guest_end_marker) + " rc=";
     monitor["pattern"] = "(?m)^(?P<result>ok|not ok) \\d+ (?P<test_case_id>[\\w.+-]+)\\r*$";
     monitor["fixupdict"]["ok"] = "pass";

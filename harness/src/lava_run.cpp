@@ -122,6 +122,7 @@ void collect(const LavaClient &client, LavaCell &cell, std::ostream &out) {
     cell.infrastructure = outcome.infrastructure;
     write_lava_json(client.instance(), cell, log);
     cell.seconds = seconds_since(cell.submitted);
+    cell.lock.reset();
     out << "LAVA job " << cell.job_id << " (" << client.instance().job_url(cell.job_id)
         << "): " << cell.status.health
         << (cell.problem.empty() ? "" : ", which is not a pass: " + cell.problem) << '\n';
@@ -271,8 +272,10 @@ fs::path write_lava_job(const LavaInstance &instance, const Layout &layout,
 void submit_lava_cell(const LavaClient &client, const Layout &layout, LavaCell &cell,
                       const Progress &progress) {
     cell.submitted = Clock::now();
-    const fs::path job = write_lava_job(client.instance(), layout, cell.args);
     try {
+        // As a local run does: a second run of the same cell refuses, not clobbers.
+        cell.lock = std::make_shared<RunDirLock>(cell.args.run_dir);
+        const fs::path job = write_lava_job(client.instance(), layout, cell.args);
         cell.job_id = client.submit(job);
     } catch (const std::runtime_error &e) {
         cell.problem = std::string("not submitted: ") + e.what();

@@ -564,7 +564,7 @@ void write_ktap_block(std::ostream &out, const Summary &summary, const std::stri
         children.push_back(std::move(finding));
     }
     const std::string name = ktap::escape(label.empty() ? std::string("run") : label);
-    out << "KTAP version 1\n1..1\n";
+    out << ktap::version_line << "\n1..1\n";
     if (!children.empty()) {
         out << "    KTAP version 1\n";
         out << "    # Subtest: " << name << '\n';

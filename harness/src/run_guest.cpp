@@ -25,46 +25,33 @@
 
 namespace ptlab {
 
-namespace {
-
 namespace fs = std::filesystem;
 
-/// Two runs of one config, step and plan set share a run folder; the second one refuses
-/// instead of deleting the first one's log under it. The lock lives beside the folder, so
-/// clearing the folder does not drop it, and goes with the process however it ends.
-class RunDirLock {
-public:
-    explicit RunDirLock(const std::string &run_dir) {
-        const fs::path dir = fs::path(run_dir).lexically_normal();
-        fs::create_directories(dir.parent_path());
-        path_ = dir.string() + ".lock";
-        fd_ = open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (fd_ < 0) {
-            throw std::runtime_error("cannot open " + path_ + ": " + std::strerror(errno));
-        }
-        if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-            std::string holder(64, '\0');
-            const ssize_t n = pread(fd_, holder.data(), holder.size() - 1, 0);
-            holder.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-            throw std::runtime_error("another run is using " + run_dir + " (pid " +
-                                     std::string(trim(holder)) +
-                                     "); wait for it to finish, or run another STEP or PLANS");
-        }
-        const std::string pid = std::to_string(getpid()) + "\n";
-        if (ftruncate(fd_, 0) != 0 || pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
-            throw std::runtime_error("cannot write " + path_);
-        }
+RunDirLock::RunDirLock(const std::string &run_dir) {
+    const fs::path dir = fs::path(run_dir).lexically_normal();
+    fs::create_directories(dir.parent_path());
+    path_ = dir.string() + ".lock";
+    fd_ = open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+        throw std::runtime_error("cannot open " + path_ + ": " + std::strerror(errno));
     }
-    ~RunDirLock() { close(fd_); }
-    RunDirLock(const RunDirLock &) = delete;
-    RunDirLock &operator=(const RunDirLock &) = delete;
+    if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        std::string holder(64, '\0');
+        const ssize_t n = pread(fd_, holder.data(), holder.size() - 1, 0);
+        holder.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+        close(fd_);
+        throw std::runtime_error("another run is using " + run_dir + " (pid " +
+                                 std::string(trim(holder)) +
+                                 "); wait for it to finish, or run another STEP or PLANS");
+    }
+    const std::string pid = std::to_string(getpid()) + "\n";
+    if (ftruncate(fd_, 0) != 0 || pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
+        close(fd_);
+        throw std::runtime_error("cannot write " + path_);
+    }
+}
 
-private:
-    std::string path_;
-    int fd_ = -1;
-};
-
-} // namespace
+RunDirLock::~RunDirLock() { close(fd_); }
 
 GuestRequest guest_request_of(const RunGuestArgs &args) {
     for (const auto *file : {&args.kernel, &args.initrd}) {

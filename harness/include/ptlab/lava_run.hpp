@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <iosfwd>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -65,8 +66,9 @@ struct LavaCell {
     LavaJobStatus status;
     std::string problem; ///< lava_problem(): empty when LAVA completed the job
     bool infrastructure = false;
-    bool lost = false; ///< LAVA stopped answering for it
-    int verdict = -1;  ///< the console's: 0 pass, 1 fail, -1 not judged
+    bool lost = false;                ///< LAVA stopped answering for it
+    int verdict = -1;                 ///< the console's: 0 pass, 1 fail, -1 not judged
+    std::shared_ptr<RunDirLock> lock; ///< the run folder, from submission to judgement
     std::chrono::steady_clock::time_point submitted;
     double seconds = -1; ///< from submission until the job's log was judged
 };

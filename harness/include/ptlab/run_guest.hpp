@@ -38,6 +38,21 @@ struct RunGuestArgs {
 /// With shell and a run_dir, the console is kept there and judged once QEMU ends.
 int run_guest_cmd(const RunGuestArgs &args, std::ostream &out, std::ostream &err);
 
+/// Two runs of one config, step and plan set share a run folder; the second one refuses
+/// instead of deleting the first one's log under it. The lock lives beside the folder, so
+/// clearing the folder does not drop it, and goes with the process however it ends.
+class RunDirLock {
+public:
+    explicit RunDirLock(const std::string &run_dir);
+    ~RunDirLock();
+    RunDirLock(const RunDirLock &) = delete;
+    RunDirLock &operator=(const RunDirLock &) = delete;
+
+private:
+    std::string path_;
+    int fd_ = -1;
+};
+
 /// What the machine is asked for: the files, memory, CPUs, command line and share of args.
 GuestRequest guest_request_of(const RunGuestArgs &args);
 
