@@ -187,7 +187,12 @@ matrix_steps(const Layout &layout, const std::vector<std::string> &only) {
     }
     std::vector<std::pair<std::string, std::string>> chosen;
     for (const auto &name : only) {
-        const std::string sha = tree.resolve_step(name);
+        std::string sha;
+        try {
+            sha = tree.resolve_step(name);
+        } catch (const std::runtime_error &e) {
+            throw KnobError(std::string("MATRIX_STEPS: ") + e.what());
+        }
         const auto it = std::find_if(steps.begin(), steps.end(),
                                      [&](const auto &step) { return step.second == sha; });
         if (it == steps.end()) {
