@@ -74,7 +74,7 @@ mutants: source harness
 lava-up: harness
 	@scripts/lava-up.sh
 
-lava-down:
+lava-down: harness
 	@scripts/lava-down.sh
 
 # The "lava: " rows of make test-full: lava-up, the engines agree, lava-down.

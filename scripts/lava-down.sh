@@ -5,7 +5,8 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-LAVA=$BUILD/lava
+need_ptlab
+LAVA=$("$PTLAB" layout lava)
 
 stop() {
 	local name=$1 pid
@@ -25,7 +26,6 @@ for name in worker scheduler publisher gunicorn; do
 	stop "$name"
 done
 if [ -f "$LAVA/pg/data/postmaster.pid" ]; then
-	bins=(/usr/lib/postgresql/*/bin)
-	runuser -u postgres -- "${bins[-1]}/pg_ctl" -D "$LAVA/pg/data" -m fast -w stop >/dev/null
+	runuser -u postgres -- "$(pg_bin)/pg_ctl" -D "$LAVA/pg/data" -m fast -w stop >/dev/null
 	log "lava: stopped PostgreSQL"
 fi

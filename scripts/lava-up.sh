@@ -9,7 +9,9 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 
-LAVA=$BUILD/lava
+need_ptlab
+LAVA=$("$PTLAB" layout lava)
+CLIENT=$("$PTLAB" layout lava-client)
 PORT=${LAVA_PORT:-8000}
 PUBLISHER_PORT=$((PORT + 1))
 PG_PORT=${LAVA_PG_PORT:-5433}
@@ -39,12 +41,14 @@ install_packages() {
 secret() { head -c 30 /dev/urandom | base64 | tr -d '/+='; }
 
 # The settings lava-server reads from its environment (lava_server/settings/prod.py), so
-# nothing under /etc/lava-server changes.
+# nothing under /etc/lava-server changes. The database password is kept on its own for the
+# role PostgreSQL is given.
 write_env() {
 	[ -f "$LAVA/env" ] && return 0
 	umask 077
+	secret >"$LAVA/db-password"
 	cat >"$LAVA/env" <<-EOF
-		DATABASE_URL=postgres://lavaserver:$(secret)@127.0.0.1:$PG_PORT/lavaserver
+		DATABASE_URL=postgres://lavaserver:$(cat "$LAVA/db-password")@127.0.0.1:$PG_PORT/lavaserver
 		SECRET_KEY=$(secret)
 		ALLOWED_HOSTS=127.0.0.1,localhost
 		LAVA_SETTINGS_MEDIA_ROOT=$LAVA/media
@@ -54,15 +58,10 @@ write_env() {
 }
 
 pg() { runuser -u postgres -- "$@"; }
-# Debian's PostgreSQL programs, of the one major version bookworm has.
-pgbin() {
-	local bins=(/usr/lib/postgresql/*/bin)
-	echo "${bins[-1]}"
-}
 
 start_postgres() {
 	local bin
-	bin=$(pgbin)
+	bin=$(pg_bin)
 	install -d -o postgres -m 700 "$LAVA/pg" "$LAVA/pg/run"
 	if [ ! -f "$LAVA/pg/data/PG_VERSION" ]; then
 		pg "$bin/initdb" -D "$LAVA/pg/data" -U postgres --auth-local=peer \
@@ -74,9 +73,8 @@ start_postgres() {
 			-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $LAVA/pg/run" start >/dev/null ||
 			die "PostgreSQL did not start; see $LAVA/pg/postgres.log"
 	fi
-	# The role's password is the one in DATABASE_URL.
 	local password
-	password=$(sed -n 's|^DATABASE_URL=postgres://lavaserver:\([^@]*\)@.*|\1|p' "$LAVA/env")
+	password=$(cat "$LAVA/db-password")
 	pg psql -h "$LAVA/pg/run" -p "$PG_PORT" -q -v ON_ERROR_STOP=1 >/dev/null <<-EOF
 		SELECT 'CREATE ROLE lavaserver LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'lavaserver')\gexec
 		ALTER ROLE lavaserver PASSWORD '$password';
@@ -95,14 +93,14 @@ populate() {
 		umask 022
 		manage users add admin --superuser --staff --passwd "$(cat "$LAVA/admin-password")" >/dev/null
 	fi
-	if [ ! -s "$LAVA/client/lavacli.yaml" ]; then
+	if [ ! -s "$CLIENT" ]; then
 		local token
 		token=$(secret)
 		manage tokens add --user admin --description ptlab --secret "$token" >/dev/null
-		install -d -m 700 "$LAVA/client"
+		install -d -m 700 "$(dirname "$CLIENT")"
 		umask 077
 		printf 'default:\n  uri: http://127.0.0.1:%s/RPC2\n  username: admin\n  token: %s\n' \
-			"$PORT" "$token" >"$LAVA/client/lavacli.yaml"
+			"$PORT" "$token" >"$CLIENT"
 		umask 022
 	fi
 	manage workers list 2>/dev/null | grep -qw "$WORKER" || manage workers add "$WORKER" >/dev/null

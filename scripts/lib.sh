@@ -74,6 +74,13 @@ need_ptlab() {
 	[ -x "${PTLAB:-}" ] || die "PTLAB must point to the built harness tool (make harness)"
 }
 
+# Debian's PostgreSQL programs (make lava-up's database), of the one major version installed.
+pg_bin() {
+	local bins=(/usr/lib/postgresql/*/bin)
+	[ -d "${bins[-1]}" ] || die "PostgreSQL is not installed: install Debian package postgresql"
+	echo "${bins[-1]}"
+}
+
 need_file() {
 	[ -e "$1" ] || die "$1 not found: install Debian package $2 (or run 'make deps')"
 }

@@ -279,11 +279,14 @@ class LayoutCommand final : public Command {
 public:
     void add(CLI::App &app) override {
         sub_ = app.add_subcommand("layout", "print where the request's outputs are: kernel-dir, "
-                                            "run-dir, step-name, config, src, results");
-        sub_->add_option("WHAT", what_, "kernel-dir, run-dir, step-name, config, src or results")
+                                            "run-dir, step-name, config, src, results, lava, "
+                                            "lava-client");
+        sub_->add_option("WHAT", what_,
+                         "kernel-dir, run-dir, step-name, config, src, results, lava (make "
+                         "lava-up's folder) or lava-client (its lavacli settings)")
             ->required()
-            ->check(
-                CLI::IsMember({"kernel-dir", "run-dir", "step-name", "config", "src", "results"}));
+            ->check(CLI::IsMember({"kernel-dir", "run-dir", "step-name", "config", "src", "results",
+                                   "lava", "lava-client"}));
     }
     int run(std::ostream &out, [[maybe_unused]] std::ostream &err) override {
         const Layout layout = lab_layout();
@@ -293,6 +296,12 @@ public:
         }
         if (what_ == "results") {
             out << layout.results().string() << '\n';
+            return 0;
+        }
+        if (what_ == "lava" || what_ == "lava-client") {
+            out << (what_ == "lava" ? layout.lava() : layout.lava_client() / lavacli_settings)
+                       .string()
+                << '\n';
             return 0;
         }
         const Request r = request_from(process_env(), layout);

@@ -17,14 +17,6 @@ namespace ptlab {
 
 namespace {
 
-/// The commit's first parent, or empty (a root commit).
-std::string parent_of(const Tree &tree, const std::string &sha) {
-    if (tree.git_status({"rev-parse", "-q", "--verify", sha + "^"}) != 0) {
-        return {};
-    }
-    return std::string(trim(tree.git({"rev-parse", sha + "^"})));
-}
-
 std::string read_or_empty(const fs::path &path) {
     try {
         return read_text_file(path);
@@ -252,7 +244,8 @@ BuiltKernel build_kernel(const Layout &layout, const KernelTarget &target,
     if (options.config_only) {
         return built;
     }
-    if (const fs::path from = seed_source(built.dir, parent_of(tree, built.sha)); !from.empty()) {
+    if (const fs::path from = seed_source(built.dir, tree.resolve(built.sha + "^").value_or(""));
+        !from.empty()) {
         const std::size_t distance =
             config_distance(parse_dotconfig(read_lines(built.dir.config())),
                             parse_dotconfig(read_lines(from / ".config")));

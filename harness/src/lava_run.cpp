@@ -3,6 +3,7 @@
 #include "ptlab/geometry.hpp"
 #include "ptlab/lines.hpp"
 #include "ptlab/process.hpp"
+#include "ptlab/result.hpp"
 #include "ptlab/tools.hpp"
 
 #include <nlohmann/json.hpp>
@@ -45,7 +46,7 @@ fs::path write_remote_client(const Layout &layout, const LavaSettings &s) {
     config["default"] = identity;
     YAML::Emitter out;
     out << config;
-    const fs::path file = dir / "lavacli.yaml";
+    const fs::path file = dir / lavacli_settings;
     write_output(file.string(), [&](std::ostream &o) { o << out.c_str() << '\n'; });
     fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
     return dir;
@@ -53,7 +54,7 @@ fs::path write_remote_client(const Layout &layout, const LavaSettings &s) {
 
 /// The web address of the instance whose client settings are in dir: its RPC2 URI's base.
 std::string url_of_client(const fs::path &dir) {
-    const YAML::Node config = YAML::LoadFile((dir / "lavacli.yaml").string());
+    const YAML::Node config = YAML::LoadFile((dir / lavacli_settings).string());
     std::string uri = config["default"]["uri"].as<std::string>();
     const std::string rpc = "RPC2";
     if (uri.size() >= rpc.size() && uri.compare(uri.size() - rpc.size(), rpc.size(), rpc) == 0) {
@@ -97,12 +98,9 @@ void write_lava_json(const LavaInstance &instance, const LavaCell &cell, const L
 
 /// The reason in the run folder's result.json ("" for a pass or no result).
 std::string verdict_reason(const std::string &run_dir) {
-    try {
-        const auto r = nlohmann::json::parse(read_text_file(run_files(run_dir).result_json));
-        return r.value("outcome", "") == "pass" ? "" : r.value("reason", "");
-    } catch (const std::exception &) {
-        return {};
-    }
+    const std::string file = run_files(run_dir).result_json;
+    return fs::exists(file) ? result_field(nlohmann::json::parse(read_text_file(file)), "reason")
+                            : "";
 }
 
 /// The finished job's log becomes the run folder's console.log, judged as a local one.
@@ -158,7 +156,7 @@ std::string LavaInstance::job_url(const std::string &id) const {
 LavaInstance lava_instance(const Layout &layout, const LavaSettings &settings) {
     LavaInstance i;
     i.artifacts_dir = layout.lava_artifacts();
-    i.device_type = settings.device_type.empty() ? "qemu" : settings.device_type;
+    i.device_type = settings.device_type;
     if (const char *fake = std::getenv("PTLAB_LAVACLI"); fake != nullptr && *fake != '\0') {
         i.lavacli = fake;
     } else {
@@ -171,7 +169,7 @@ LavaInstance lava_instance(const Layout &layout, const LavaSettings &settings) {
         return i;
     }
     i.client_dir = layout.lava_client();
-    if (!fs::exists(i.client_dir / "lavacli.yaml")) {
+    if (!fs::exists(i.client_dir / lavacli_settings)) {
         throw std::runtime_error("ENGINE=lava: no LAVA instance; run 'make lava-up' for one "
                                  "on this machine, or give LAVA_URL, LAVA_USER, LAVA_TOKEN "
                                  "and LAVA_ARTIFACTS_URL");

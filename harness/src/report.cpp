@@ -566,7 +566,7 @@ void write_ktap_block(std::ostream &out, const Summary &summary, const std::stri
     const std::string name = ktap::escape(label.empty() ? std::string("run") : label);
     out << ktap::version_line << "\n1..1\n";
     if (!children.empty()) {
-        out << "    KTAP version 1\n";
+        out << "    " << ktap::version_line << '\n';
         out << "    # Subtest: " << name << '\n';
         out << "    1.." << children.size() << '\n';
         write_ktap_results(out, children, 4);

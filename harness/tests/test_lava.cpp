@@ -32,6 +32,7 @@ void expect_golden(const std::string &actual, const std::string &name) {
 LavaJobRequest cell_job(const std::string &page_size, const std::string &append,
                         const std::string &base_url) {
     LavaJobRequest r;
+    r.device_type = "qemu";
     r.machine = load_machine(PTLAB_MACHINE_JSON);
     r.guest.page_size = page_size;
     r.guest.append = append;

@@ -13,8 +13,8 @@ namespace ptlab {
 
 /// One job: what a local boot of the cell would run, with its files by URL.
 struct LavaJobRequest {
-    std::string name; ///< "boot audit@4k-48-debug/series-head"
-    std::string device_type = "qemu";
+    std::string name;         ///< "boot audit@4k-48-debug/series-head"
+    std::string device_type;  ///< LAVA_DEVICE_TYPE
     Machine machine;          ///< cpu, machine and the kernel command line's start
     GuestRequest guest;       ///< memory, CPUs and the plans' command line
     std::string firmware_url; ///< file:// on a local instance, else from the artifacts

@@ -19,6 +19,9 @@
 
 namespace ptlab {
 
+/// lavacli reads its identities from $XDG_CONFIG_HOME/lavacli.yaml.
+inline constexpr const char *lavacli_settings = "lavacli.yaml";
+
 /// How often the jobs are polled; a refused submission's first pause (then twice it).
 struct LavaTiming {
     std::chrono::milliseconds poll_interval{std::chrono::seconds(5)};
